@@ -1,0 +1,120 @@
+"""Renders the Rollout CustomResourceDefinition from the pydantic models.
+
+pydantic writes JSON Schema with $ref, anyOf-null and titles; a CRD needs a structural OpenAPI v3
+schema: every node typed, references inlined, no nulls.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from shiftlane.api.spec import RolloutSpec
+from shiftlane.api.status import RolloutStatus
+
+GROUP = "shiftlane.io"
+VERSION = "v1alpha1"
+KIND = "Rollout"
+PLURAL = "rollouts"
+
+_DROP = {"title", "default"}
+
+
+def _structural(node: Any, defs: dict[str, Any]) -> Any:
+    if isinstance(node, list):
+        return [_structural(item, defs) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        target = defs[node["$ref"].rsplit("/", 1)[-1]]
+        extra = {k: v for k, v in node.items() if k != "$ref"}
+        return _structural({**target, **extra}, defs)
+    if "anyOf" in node:
+        options = [o for o in node["anyOf"] if o.get("type") != "null"]
+        rest = {k: v for k, v in node.items() if k != "anyOf"}
+        if len(options) == 1:
+            return _structural({**options[0], **rest}, defs)
+        # int | str with no WithJsonSchema override: render as int-or-string.
+        return _structural({**rest, "x-kubernetes-int-or-string": True}, defs)
+    out = {k: _structural(v, defs) for k, v in node.items() if k not in _DROP and k != "$defs"}
+    if "enum" in out and "type" not in out:
+        out["type"] = "string"
+    if "const" in out:
+        out["enum"] = [out.pop("const")]
+        out.setdefault("type", "string")
+    if out.get("additionalProperties") is False:
+        del out["additionalProperties"]
+    if "properties" in out or out.get("x-kubernetes-preserve-unknown-fields"):
+        out.setdefault("type", "object")
+    return out
+
+
+def schema_of(model: type) -> dict[str, Any]:
+    raw = model.model_json_schema(by_alias=True, mode="validation")
+    return _structural(raw, raw.get("$defs", {}))
+
+
+PRINTER_COLUMNS = [
+    {"name": "Strategy", "type": "string", "jsonPath": ".status.strategy"},
+    {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
+    {"name": "Step", "type": "string", "jsonPath": ".status.currentStepIndex"},
+    {"name": "Weight", "type": "integer", "jsonPath": ".status.canaryWeight"},
+    {"name": "Stable", "type": "string", "jsonPath": ".status.stableRevision"},
+    {"name": "Canary", "type": "string", "jsonPath": ".status.canaryRevision"},
+    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+]
+
+
+def rollout_crd() -> dict[str, Any]:
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{PLURAL}.{GROUP}"},
+        "spec": {
+            "group": GROUP,
+            "scope": "Namespaced",
+            "names": {
+                "kind": KIND,
+                "listKind": f"{KIND}List",
+                "plural": PLURAL,
+                "singular": "rollout",
+                "shortNames": ["slr"],
+                "categories": ["shiftlane"],
+            },
+            "versions": [
+                {
+                    "name": VERSION,
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "description": "A Rollout drives a change of its pod template through a delivery strategy.",
+                            "required": ["spec"],
+                            "properties": {
+                                "apiVersion": {"type": "string"},
+                                "kind": {"type": "string"},
+                                "metadata": {"type": "object"},
+                                "spec": schema_of(RolloutSpec),
+                                "status": schema_of(RolloutStatus),
+                            },
+                        }
+                    },
+                    "subresources": {
+                        "status": {},
+                        "scale": {
+                            "specReplicasPath": ".spec.replicas",
+                            "statusReplicasPath": ".status.replicas",
+                            "labelSelectorPath": ".status.selector",
+                        },
+                    },
+                    "additionalPrinterColumns": PRINTER_COLUMNS,
+                }
+            ],
+        },
+    }
+
+
+def render_crds() -> str:
+    return yaml.safe_dump(rollout_crd(), sort_keys=False, width=120)

@@ -1,0 +1,408 @@
+"""The Rollout spec as pydantic models: the single source of the CRD schema and of the engine's input.
+
+CEL rules ride along in ``json_schema_extra`` under ``x-kubernetes-validations`` so that the API server
+rejects a malformed Rollout at apply time, naming the field.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic.alias_generators import to_camel
+
+DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
+
+Duration = Annotated[
+    str,
+    Field(pattern=DURATION_PATTERN, description="A duration such as 30s, 5m or 1h30m."),
+]
+# An absolute count or a percentage of spec.replicas, as Deployments take them.
+IntOrPercent = Annotated[
+    int | str,
+    WithJsonSchema(
+        {
+            "x-kubernetes-int-or-string": True,
+            "x-kubernetes-validations": [
+                {
+                    "rule": "type(self) == int ? self >= 0 : self.matches('^[0-9]+%$')",
+                    "message": "must be a non-negative integer or a percentage such as 25%",
+                }
+            ],
+        }
+    ),
+]
+Percent = Annotated[int, Field(ge=0, le=100)]
+
+
+def rule(expression: str, message: str, reason: str | None = None) -> dict[str, str]:
+    """One CEL validation rule for ``x-kubernetes-validations``."""
+    entry = {"rule": expression, "message": message}
+    if reason:
+        entry["reason"] = reason
+    return entry
+
+
+def one_of(keys: list[str]) -> str:
+    """A CEL expression true when exactly one of ``keys`` is set on ``self``."""
+    return "[" + ", ".join(f"has(self.{k})" for k in keys) + "].filter(x, x).size() == 1"
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True)
+
+
+# --- pod template -------------------------------------------------------------------------------
+
+
+class LabelSelectorRequirement(Model):
+    key: str
+    operator: Literal["In", "NotIn", "Exists", "DoesNotExist"]
+    values: list[str] = []
+
+
+class LabelSelector(Model):
+    match_labels: dict[str, str] = Field(
+        default_factory=dict,
+        json_schema_extra={"maxProperties": 64},
+    )
+    match_expressions: list[LabelSelectorRequirement] = Field(default_factory=list, max_length=32)
+
+
+class ObjectMeta(Model):
+    labels: dict[str, str] = Field(default_factory=dict, json_schema_extra={"maxProperties": 64})
+    annotations: dict[str, str] = Field(default_factory=dict, json_schema_extra={"maxProperties": 128})
+
+
+class Container(Model):
+    """The fields of a container the operator reads; the rest is kept as written."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})
+    name: Annotated[str, Field(min_length=1, max_length=63)]
+    image: Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+class PodSpec(Model):
+    model_config = ConfigDict(extra="allow", json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})
+    containers: list[Container] = Field(min_length=1, max_length=64)
+
+
+class PodTemplate(Model):
+    metadata: ObjectMeta = ObjectMeta()
+    spec: PodSpec
+
+
+# --- traffic routing ----------------------------------------------------------------------------
+
+
+class GatewayApiRouting(Model):
+    http_route: Annotated[str, Field(min_length=1, alias="httpRoute")]
+
+
+class IstioVirtualService(Model):
+    name: Annotated[str, Field(min_length=1)]
+    routes: list[str] = Field(default_factory=list, max_length=32)
+
+
+class IstioRouting(Model):
+    virtual_service: IstioVirtualService
+
+
+class IngressRouting(Model):
+    ingress: Annotated[str, Field(min_length=1)]
+
+
+TRAFFIC_ROUTERS = ["gatewayAPI", "istio", "nginx", "alb"]
+# Which routers can route by request headers, and which can mirror a share of requests.
+HEADER_ROUTERS = ["gatewayAPI", "istio", "nginx", "alb"]
+MIRROR_ROUTERS = ["gatewayAPI", "istio"]
+
+
+class TrafficRouting(Model):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                rule(one_of(TRAFFIC_ROUTERS), "exactly one of gatewayAPI, istio, nginx, alb must be set")
+            ]
+        }
+    )
+    gateway_api: GatewayApiRouting | None = Field(None, alias="gatewayAPI")
+    istio: IstioRouting | None = None
+    nginx: IngressRouting | None = None
+    alb: IngressRouting | None = None
+
+    @property
+    def router(self) -> str:
+        return next(name for name in TRAFFIC_ROUTERS if getattr(self, _field(name)) is not None)
+
+
+def _field(alias: str) -> str:
+    return {"gatewayAPI": "gateway_api"}.get(alias, alias)
+
+
+# --- analysis -----------------------------------------------------------------------------------
+
+
+class AnalysisTemplateRef(Model):
+    name: Annotated[str, Field(min_length=1)]
+
+
+class Analysis(Model):
+    templates: list[AnalysisTemplateRef] = Field(min_length=1, max_length=16)
+
+
+# --- strategies ---------------------------------------------------------------------------------
+
+
+class Recreate(Model):
+    pass
+
+
+class Rolling(Model):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                rule(
+                    "!(has(self.maxSurge) && has(self.maxUnavailable)"
+                    " && string(self.maxSurge) in ['0', '0%'] && string(self.maxUnavailable) in ['0', '0%'])",
+                    "maxSurge and maxUnavailable cannot both be zero",
+                )
+            ]
+        }
+    )
+    max_surge: IntOrPercent = "25%"
+    max_unavailable: IntOrPercent = "25%"
+
+
+class RollingBatches(Model):
+    batch_size: IntOrPercent = Field(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                rule(
+                    "type(self) == int ? self > 0 : (self.matches('^[0-9]+%$') && int(self.replace('%', '')) > 0)",
+                    "batchSize must be a count or a percentage greater than 0",
+                )
+            ]
+        }
+    )
+    pause_between: Duration | None = None
+    analysis: Analysis | None = None
+
+
+class BlueGreen(Model):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                rule(
+                    "!(has(self.autoPromotionSeconds) && has(self.autoPromotionEnabled) && !self.autoPromotionEnabled)",
+                    "autoPromotionSeconds cannot be set when autoPromotionEnabled is false",
+                )
+            ]
+        }
+    )
+    auto_promotion_enabled: bool = True
+    auto_promotion_seconds: Annotated[int, Field(ge=0)] | None = None
+    scale_down_delay_seconds: Annotated[int, Field(ge=0)] = 30
+    pre_promotion_analysis: Analysis | None = None
+    post_promotion_analysis: Analysis | None = None
+
+
+class Immutable(Model):
+    analysis: Analysis | None = None
+    scale_down_delay_seconds: Annotated[int, Field(ge=0)] = 30
+
+
+class PauseStep(Model):
+    duration: Duration | None = None
+
+
+class CanaryScale(Model):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                rule(one_of(["replicas", "weight", "matchTrafficWeight"]),
+                     "exactly one of replicas, weight, matchTrafficWeight must be set")
+            ]
+        }
+    )
+    replicas: Annotated[int, Field(ge=0)] | None = None
+    weight: Percent | None = None
+    match_traffic_weight: bool | None = None
+
+
+CANARY_STEP_KINDS = ["setWeight", "setCanaryScale", "pause", "analysis"]
+
+
+class CanaryStep(Model):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                rule(one_of(CANARY_STEP_KINDS), "each step sets exactly one of setWeight, setCanaryScale, pause, analysis")
+            ]
+        }
+    )
+    set_weight: Percent | None = None
+    set_canary_scale: CanaryScale | None = None
+    pause: PauseStep | None = None
+    analysis: Analysis | None = None
+
+
+class Canary(Model):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                rule(
+                    "self.steps.filter(s, has(s.setWeight)).map(s, s.setWeight).isSorted()",
+                    "setWeight values must not decrease from one step to the next",
+                    "FieldValueInvalid",
+                )
+            ]
+        }
+    )
+    steps: list[CanaryStep] = Field(min_length=1, max_length=64)
+    traffic_routing: TrafficRouting | None = None
+
+
+class HeaderMatch(Model):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [rule(one_of(["exact", "prefix", "regex"]), "set exactly one of exact, prefix, regex")]
+        }
+    )
+    name: Annotated[str, Field(min_length=1, max_length=256)]
+    exact: str | None = None
+    prefix: str | None = None
+    regex: str | None = None
+
+
+class RequestMatch(Model):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                rule(
+                    "has(self.headers) || has(self.cookies) || has(self.queryParams)",
+                    "a match needs at least one of headers, cookies, queryParams",
+                )
+            ]
+        }
+    )
+    headers: list[HeaderMatch] | None = Field(None, max_length=16)
+    cookies: list[HeaderMatch] | None = Field(None, max_length=16)
+    query_params: list[HeaderMatch] | None = Field(None, max_length=16)
+
+
+class AbTesting(Model):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                rule(
+                    "has(self.trafficRouting) && (" + " || ".join(f"has(self.trafficRouting.{r})" for r in HEADER_ROUTERS) + ")",
+                    "abTesting needs trafficRouting with a router that matches requests: " + ", ".join(HEADER_ROUTERS),
+                    "FieldValueRequired",
+                )
+            ]
+        }
+    )
+    match: list[RequestMatch] = Field(min_length=1, max_length=16)
+    duration: Duration | None = None
+    canary_replicas: Annotated[int, Field(ge=1)] = 1
+    analysis: Analysis | None = None
+    traffic_routing: TrafficRouting | None = None
+
+
+class Shadow(Model):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                rule(
+                    "has(self.trafficRouting) && (" + " || ".join(f"has(self.trafficRouting.{r})" for r in MIRROR_ROUTERS) + ")",
+                    "shadow needs trafficRouting with a router that mirrors requests: " + ", ".join(MIRROR_ROUTERS),
+                    "FieldValueRequired",
+                )
+            ]
+        }
+    )
+    mirror_percent: Annotated[int, Field(ge=1, le=100)] = 100
+    duration: Duration | None = None
+    canary_replicas: Annotated[int, Field(ge=1)] = 1
+    analysis: Analysis | None = None
+    traffic_routing: TrafficRouting | None = None
+
+
+class Elastic(Model):
+    step_percent: Annotated[int, Field(ge=1, le=100)] = 25
+    pause_between: Duration | None = None
+    analysis: Analysis | None = None
+
+
+STRATEGIES = ["recreate", "rolling", "rollingBatches", "blueGreen", "immutable", "canary", "abTesting", "shadow", "elastic"]
+
+
+class Strategy(Model):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                rule(one_of(STRATEGIES), "exactly one strategy must be set: " + ", ".join(STRATEGIES), "FieldValueRequired")
+            ]
+        }
+    )
+    recreate: Recreate | None = None
+    rolling: Rolling | None = None
+    rolling_batches: RollingBatches | None = None
+    blue_green: BlueGreen | None = Field(None, alias="blueGreen")
+    immutable: Immutable | None = None
+    canary: Canary | None = None
+    ab_testing: AbTesting | None = Field(None, alias="abTesting")
+    shadow: Shadow | None = None
+    elastic: Elastic | None = None
+
+    @property
+    def name(self) -> str:
+        return next(k for k in STRATEGIES if getattr(self, _strategy_field(k)) is not None)
+
+    @property
+    def config(self) -> Model:
+        return getattr(self, _strategy_field(self.name))
+
+    @property
+    def traffic_routing(self) -> TrafficRouting | None:
+        return getattr(self.config, "traffic_routing", None)
+
+
+def _strategy_field(alias: str) -> str:
+    return {"rollingBatches": "rolling_batches", "blueGreen": "blue_green", "abTesting": "ab_testing"}.get(alias, alias)
+
+
+class RolloutSpec(Model):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                rule(
+                    "!has(self.selector.matchLabels) || self.selector.matchLabels.all(k, has(self.template.metadata) && has(self.template.metadata.labels)"
+                    " && k in self.template.metadata.labels && self.template.metadata.labels[k] == self.selector.matchLabels[k])",
+                    "selector.matchLabels must match template.metadata.labels",
+                    "FieldValueInvalid",
+                ),
+            ]
+        }
+    )
+    replicas: Annotated[int, Field(ge=0, le=10000)] = 1
+    selector: LabelSelector = Field(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                rule("has(self.matchLabels) && size(self.matchLabels) > 0", "selector.matchLabels must name at least one label"),
+                rule("self == oldSelf", "selector is immutable"),
+            ]
+        }
+    )
+    template: PodTemplate
+    min_ready_seconds: Annotated[int, Field(ge=0)] = 0
+    revision_history_limit: Annotated[int, Field(ge=0, le=100)] = 10
+    progress_deadline_seconds: Annotated[int, Field(ge=1)] = 600
+    progress_deadline_abort: bool = False
+    paused: bool = False
+    strategy: Strategy
+
+
+def parse_spec(raw: dict[str, Any]) -> RolloutSpec:
+    return RolloutSpec.model_validate(raw)

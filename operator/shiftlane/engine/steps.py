@@ -1,0 +1,101 @@
+"""Primitive steps: what every strategy compiles to, and what the interpreter walks through."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from shiftlane.api.spec import RequestMatch
+
+
+class Role(str, Enum):
+    STABLE = "stable"
+    CANARY = "canary"
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Set a revision's replicas; done when that many are available and no surplus pods remain."""
+
+    role: Role
+    replicas: int
+
+    def describe(self) -> str:
+        return f"scale {self.role.value} to {self.replicas}"
+
+
+@dataclass(frozen=True)
+class SetWeight:
+    """Send this share of traffic to the canary through the traffic router (or the switch Service)."""
+
+    percent: int
+
+    def describe(self) -> str:
+        return f"set canary weight {self.percent}%"
+
+
+@dataclass(frozen=True)
+class SetHeaderRoute:
+    """Route requests matching these rules to the canary; an empty tuple removes the route."""
+
+    matches: tuple[RequestMatch, ...]
+
+    def describe(self) -> str:
+        return "route matching requests to canary" if self.matches else "remove header route"
+
+
+@dataclass(frozen=True)
+class SetMirror:
+    """Mirror this share of live requests to the canary; 0 removes the mirror."""
+
+    percent: int
+
+    def describe(self) -> str:
+        return f"mirror {self.percent}% of requests to canary" if self.percent else "remove mirror"
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Wait this long, or until promoted when seconds is None."""
+
+    seconds: float | None
+
+    def describe(self) -> str:
+        return "pause until promoted" if self.seconds is None else f"pause {self.seconds:g}s"
+
+
+@dataclass(frozen=True)
+class RunAnalysis:
+    templates: tuple[str, ...]
+
+    def describe(self) -> str:
+        return "analysis " + ", ".join(self.templates)
+
+
+@dataclass(frozen=True)
+class Finish:
+    """The canary becomes stable; the old stable is scaled to zero after the delay."""
+
+    scale_down_delay_seconds: float
+
+    def describe(self) -> str:
+        delay = f" after {self.scale_down_delay_seconds:g}s" if self.scale_down_delay_seconds else ""
+        return f"promote canary to stable, scale old down{delay}"
+
+
+Step = Scale | SetWeight | SetHeaderRoute | SetMirror | Pause | RunAnalysis | Finish
+
+
+class TrafficMode(str, Enum):
+    SHARE = "share"  # the main Service selects every revision: traffic follows ready pods
+    SWITCH = "switch"  # the main Service selects one revision: all traffic moves at once
+    ROUTER = "router"  # a traffic router (HTTPRoute, VirtualService, …) holds the weights
+
+
+@dataclass(frozen=True)
+class Plan:
+    steps: tuple[Step, ...]
+    mode: TrafficMode
+    # promote --full jumps here: the steps that complete the rollout at once.
+    full_promotion_index: int
+    note: str = ""

@@ -1,0 +1,1 @@
+"""One compile function per strategy: a strategy's spec in, a Plan of primitive steps out."""

@@ -1,0 +1,547 @@
+"""Tests for the Helm chart in charts/shiftlane.
+
+They run the real `helm` binary (lint + template) and assert on the parsed
+YAML. helm is looked up in $HELM, then PATH, then <repo>/.venv/bin/helm; a
+missing helm is a failure, not a skip (install it with hack/install-helm.sh).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CHART_DIR = REPO_ROOT / "charts" / "shiftlane"
+CRD_NAME = "rollouts.shiftlane.io.yaml"
+RELEASE = "sl"
+RELEASE_NS = "shiftlane-system"
+
+# Every object the chart renders must carry these labels.
+STANDARD_LABELS = (
+    "app.kubernetes.io/name",
+    "app.kubernetes.io/instance",
+    "app.kubernetes.io/version",
+    "app.kubernetes.io/managed-by",
+    "helm.sh/chart",
+)
+
+# (apiGroup, resource, verb) the operator needs wherever it reconciles Rollouts.
+NAMESPACED_PERMISSIONS = {
+    *(("shiftlane.io", "rollouts", v) for v in ("get", "list", "watch", "patch", "update")),
+    *(("shiftlane.io", "rollouts/status", v) for v in ("get", "patch", "update")),
+    *(("shiftlane.io", "rollouts/scale", v) for v in ("get", "patch", "update")),
+    *(("apps", "deployments", v) for v in ("get", "list", "watch", "create", "update", "patch", "delete")),
+    *(("", "services", v) for v in ("get", "list", "watch", "create", "update", "patch", "delete")),
+    *(("", "pods", v) for v in ("get", "list", "watch")),
+    *(("", "events", v) for v in ("create", "patch")),
+    *(("events.k8s.io", "events", v) for v in ("create", "patch")),
+    *(
+        ("gateway.networking.k8s.io", r, v)
+        for r in ("httproutes", "grpcroutes")
+        for v in ("get", "list", "watch", "patch", "update")
+    ),
+    *(
+        ("networking.istio.io", r, v)
+        for r in ("virtualservices", "destinationrules")
+        for v in ("get", "list", "watch", "patch", "update")
+    ),
+    *(("networking.k8s.io", "ingresses", v) for v in ("get", "list", "watch", "create", "patch", "update", "delete")),
+    *(("coordination.k8s.io", "leases", v) for v in ("get", "create", "update")),
+}
+CRD_READ = {("apiextensions.k8s.io", "customresourcedefinitions", v) for v in ("get", "list", "watch")}
+NAMESPACE_READ = {("", "namespaces", v) for v in ("get", "list", "watch")}
+
+# Value sets exercised by lint and template.
+VALUE_SETS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "namespaced": {"watchNamespaces": ["a", "b"]},
+    "monitoring-and-pdb": {
+        "serviceMonitor": {"enabled": True, "labels": {"release": "prom"}, "scrapeTimeout": "10s"},
+        "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
+        "replicaCount": 2,
+    },
+    "custom-image": {
+        "image": {"repository": "registry.example.com/team/shiftlane", "tag": "1.2.3", "pullPolicy": "Always"},
+        "imagePullSecrets": [{"name": "regcred"}],
+        "logLevel": "debug",
+    },
+    "everything": {
+        "nameOverride": "sl-op",
+        "watchNamespaces": [RELEASE_NS, "apps"],
+        "extraEnv": [{"name": "FOO", "value": "bar"}],
+        "extraArgs": ["--verbose"],
+        "serviceAccount": {"create": True, "name": "custom-sa", "annotations": {"a": "b"}},
+        "podAnnotations": {"example.com/note": "hello"},
+        "podLabels": {"team": "delivery"},
+        "nodeSelector": {"kubernetes.io/os": "linux"},
+        "tolerations": [{"key": "k", "operator": "Exists", "effect": "NoSchedule"}],
+        "affinity": {"podAntiAffinity": {}},
+        "priorityClassName": "system-cluster-critical",
+        "serviceMonitor": {"enabled": True},
+        "podDisruptionBudget": {"enabled": True, "maxUnavailable": "50%"},
+    },
+}
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+@pytest.fixture(scope="session")
+def helm() -> str:
+    env = os.environ.get("HELM")
+    if env:
+        if not (Path(env).is_file() and os.access(env, os.X_OK)):
+            pytest.fail(f"$HELM={env!r} is not an executable file")
+        return env
+    on_path = shutil.which("helm")
+    if on_path:
+        return on_path
+    venv_helm = REPO_ROOT / ".venv" / "bin" / "helm"
+    if venv_helm.is_file() and os.access(venv_helm, os.X_OK):
+        return str(venv_helm)
+    pytest.fail("helm not found ($HELM, PATH, .venv/bin/helm); run hack/install-helm.sh")
+
+
+def run_helm(helm: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [helm, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "HELM_CACHE_HOME": "/tmp/shiftlane-helm-cache"},
+    )
+
+
+def write_values(tmp_path: Path, values: dict[str, Any]) -> Path:
+    path = tmp_path / "values.yaml"
+    path.write_text(yaml.safe_dump(values))
+    return path
+
+
+def template(helm: str, tmp_path: Path, values: dict[str, Any], *extra: str) -> subprocess.CompletedProcess[str]:
+    return run_helm(
+        helm,
+        "template",
+        RELEASE,
+        str(CHART_DIR),
+        "--namespace",
+        RELEASE_NS,
+        "-f",
+        str(write_values(tmp_path, values)),
+        *extra,
+    )
+
+
+def render(helm: str, tmp_path: Path, values: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    result = template(helm, tmp_path, values or {})
+    assert result.returncode == 0, f"helm template failed:\n{result.stderr}"
+    docs = [d for d in yaml.safe_load_all(result.stdout) if d]
+    assert docs, "helm template rendered nothing"
+    return docs
+
+
+def of_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [d for d in docs if d["kind"] == kind]
+
+
+def one(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    found = of_kind(docs, kind)
+    assert len(found) == 1, f"expected exactly one {kind}, got {len(found)}"
+    return found[0]
+
+
+def operator_container(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    containers = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
+    assert len(containers) == 1
+    return containers[0]
+
+
+def env_of(container: dict[str, Any]) -> dict[str, Any]:
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container.get("env", [])}
+
+
+def permissions(role: dict[str, Any]) -> set[tuple[str, str, str]]:
+    """Expand a Role/ClusterRole's rules into (apiGroup, resource, verb) triples."""
+    out = set()
+    for rule in role.get("rules") or []:
+        for group in rule.get("apiGroups", []):
+            for resource in rule.get("resources", []):
+                for verb in rule.get("verbs", []):
+                    out.add((group, resource, verb))
+    return out
+
+
+# --------------------------------------------------------------------------- lint
+
+
+@pytest.mark.parametrize("name", sorted(VALUE_SETS))
+def test_helm_lint_strict(helm: str, tmp_path: Path, name: str) -> None:
+    result = run_helm(helm, "lint", "--strict", str(CHART_DIR), "-f", str(write_values(tmp_path, VALUE_SETS[name])))
+    assert result.returncode == 0, f"helm lint --strict failed for {name}:\n{result.stdout}\n{result.stderr}"
+
+
+def test_chart_metadata() -> None:
+    chart = yaml.safe_load((CHART_DIR / "Chart.yaml").read_text())
+    assert chart["apiVersion"] == "v2"
+    assert chart["name"] == "shiftlane"
+    assert chart["version"] == "0.1.0"
+    assert chart["appVersion"] == "0.1.0"
+    assert chart["kubeVersion"] == ">=1.29.0-0"
+
+
+def test_kube_version_constraint_enforced(helm: str, tmp_path: Path) -> None:
+    too_old = template(helm, tmp_path, {}, "--kube-version", "1.28.0")
+    assert too_old.returncode != 0
+    ok = template(helm, tmp_path, {}, "--kube-version", "1.29.0")
+    assert ok.returncode == 0, ok.stderr
+
+
+# --------------------------------------------------------------------------- labels
+
+
+@pytest.mark.parametrize("name", sorted(VALUE_SETS))
+def test_standard_labels_on_every_object(helm: str, tmp_path: Path, name: str) -> None:
+    docs = render(helm, tmp_path, VALUE_SETS[name])
+    for doc in docs:
+        labels = doc["metadata"].get("labels") or {}
+        missing = [key for key in STANDARD_LABELS if not labels.get(key)]
+        assert not missing, f"{doc['kind']}/{doc['metadata']['name']} lacks labels {missing}"
+        assert labels["app.kubernetes.io/managed-by"] == "Helm"
+        assert labels["app.kubernetes.io/instance"] == RELEASE
+
+
+def test_selector_matches_pod_template(helm: str, tmp_path: Path) -> None:
+    docs = render(helm, tmp_path, VALUE_SETS["monitoring-and-pdb"])
+    deploy = one(docs, "Deployment")
+    selector = deploy["spec"]["selector"]["matchLabels"]
+    pod_labels = deploy["spec"]["template"]["metadata"]["labels"]
+    assert selector.items() <= pod_labels.items()
+    # The selector must not contain labels that change between upgrades.
+    assert "app.kubernetes.io/version" not in selector
+    assert "helm.sh/chart" not in selector
+    service = one(docs, "Service")
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+    pdb = one(docs, "PodDisruptionBudget")
+    assert pdb["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+
+
+# --------------------------------------------------------------------------- deployment
+
+
+def test_deployment_defaults(helm: str, tmp_path: Path) -> None:
+    docs = render(helm, tmp_path)
+    deploy = one(docs, "Deployment")
+    assert deploy["metadata"]["namespace"] == RELEASE_NS
+    assert deploy["spec"]["replicas"] == 1
+    container = operator_container(docs)
+    assert container["image"] == "ghcr.io/shiftlane/shiftlane:0.1.0"  # tag defaults to appVersion
+    assert container["imagePullPolicy"] == "IfNotPresent"
+    assert container["args"][0] == "run"
+    assert "--metrics-port=8080" in container["args"]
+    assert "--health-port=8081" in container["args"]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports == {"http-metrics": 8080, "http-health": 8081}
+    for probe in ("livenessProbe", "readinessProbe"):
+        http = container[probe]["httpGet"]
+        assert http["path"] == "/healthz"
+        assert ports[http["port"]] == 8081
+    env = env_of(container)
+    assert env["SHIFTLANE_WATCH_NAMESPACES"] == ""
+    assert env["SHIFTLANE_LOG_LEVEL"] == "info"
+    assert container["resources"] == {
+        "requests": {"cpu": "50m", "memory": "128Mi"},
+        "limits": {"memory": "256Mi"},
+    }
+    pod = deploy["spec"]["template"]["spec"]
+    sa = one(docs, "ServiceAccount")
+    assert pod["serviceAccountName"] == sa["metadata"]["name"]
+
+
+def test_security_context_is_restricted(helm: str, tmp_path: Path) -> None:
+    docs = render(helm, tmp_path)
+    pod = one(docs, "Deployment")["spec"]["template"]["spec"]
+    psc = pod["securityContext"]
+    assert psc["runAsNonRoot"] is True
+    assert psc["runAsUser"] == 65532
+    assert "fsGroup" in psc
+    assert psc["seccompProfile"] == {"type": "RuntimeDefault"}
+    csc = operator_container(docs)["securityContext"]
+    assert csc["allowPrivilegeEscalation"] is False
+    assert csc["readOnlyRootFilesystem"] is True
+    assert csc["capabilities"]["drop"] == ["ALL"]
+    assert not csc["capabilities"].get("add")
+    assert not csc.get("privileged")
+    # Read-only root filesystem: /tmp must be a writable emptyDir.
+    mounts = {m["mountPath"]: m["name"] for m in operator_container(docs)["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert "/tmp" in mounts
+    assert "emptyDir" in volumes[mounts["/tmp"]]
+    assert not pod.get("hostNetwork") and not pod.get("hostPID")
+
+
+def test_custom_image_and_log_level(helm: str, tmp_path: Path) -> None:
+    docs = render(helm, tmp_path, VALUE_SETS["custom-image"])
+    container = operator_container(docs)
+    assert container["image"] == "registry.example.com/team/shiftlane:1.2.3"
+    assert container["imagePullPolicy"] == "Always"
+    assert env_of(container)["SHIFTLANE_LOG_LEVEL"] == "debug"
+    pod = one(docs, "Deployment")["spec"]["template"]["spec"]
+    assert pod["imagePullSecrets"] == [{"name": "regcred"}]
+    assert one(docs, "Deployment")["metadata"]["labels"]["app.kubernetes.io/version"] == "1.2.3"
+
+
+def test_image_digest(helm: str, tmp_path: Path) -> None:
+    digest = "sha256:" + "a" * 64
+    docs = render(helm, tmp_path, {"image": {"repository": "r/shiftlane", "pullPolicy": "IfNotPresent", "digest": digest}})
+    assert operator_container(docs)["image"] == f"r/shiftlane@{digest}"
+
+
+def test_pod_scheduling_and_extras(helm: str, tmp_path: Path) -> None:
+    docs = render(helm, tmp_path, VALUE_SETS["everything"])
+    deploy = one(docs, "Deployment")
+    template_meta = deploy["spec"]["template"]["metadata"]
+    pod = deploy["spec"]["template"]["spec"]
+    assert template_meta["annotations"] == {"example.com/note": "hello"}
+    assert template_meta["labels"]["team"] == "delivery"
+    assert pod["nodeSelector"] == {"kubernetes.io/os": "linux"}
+    assert pod["tolerations"] == [{"key": "k", "operator": "Exists", "effect": "NoSchedule"}]
+    assert pod["affinity"] == {"podAntiAffinity": {}}
+    assert pod["priorityClassName"] == "system-cluster-critical"
+    assert pod["serviceAccountName"] == "custom-sa"
+    assert one(docs, "ServiceAccount")["metadata"]["name"] == "custom-sa"
+    container = operator_container(docs)
+    assert env_of(container)["FOO"] == "bar"
+    assert container["args"][-1] == "--verbose"
+    for binding in of_kind(docs, "RoleBinding") + of_kind(docs, "ClusterRoleBinding"):
+        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "custom-sa", "namespace": RELEASE_NS}]
+
+
+def test_no_serviceaccount_when_disabled(helm: str, tmp_path: Path) -> None:
+    docs = render(helm, tmp_path, {"serviceAccount": {"create": False, "name": "existing"}})
+    assert not of_kind(docs, "ServiceAccount")
+    assert one(docs, "Deployment")["spec"]["template"]["spec"]["serviceAccountName"] == "existing"
+
+
+# --------------------------------------------------------------------------- RBAC
+
+
+def test_cluster_wide_rbac(helm: str, tmp_path: Path) -> None:
+    docs = render(helm, tmp_path)
+    assert not of_kind(docs, "Role")
+    assert not of_kind(docs, "RoleBinding")
+    cluster_role = one(docs, "ClusterRole")
+    binding = one(docs, "ClusterRoleBinding")
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": cluster_role["metadata"]["name"],
+    }
+    sa = one(docs, "ServiceAccount")
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": sa["metadata"]["name"], "namespace": RELEASE_NS}
+    ]
+    granted = permissions(cluster_role)
+    expected = NAMESPACED_PERMISSIONS | CRD_READ | NAMESPACE_READ
+    assert expected <= granted, f"missing: {sorted(expected - granted)}"
+    assert granted == expected, f"unexpected extra grants: {sorted(granted - expected)}"
+
+
+def test_namespaced_rbac(helm: str, tmp_path: Path) -> None:
+    docs = render(helm, tmp_path, VALUE_SETS["namespaced"])
+    env = env_of(operator_container(docs))
+    assert env["SHIFTLANE_WATCH_NAMESPACES"] == "a,b"
+
+    roles = {(r["metadata"]["namespace"], r["metadata"]["name"]): r for r in of_kind(docs, "Role")}
+    bindings = {(b["metadata"]["namespace"], b["metadata"]["name"]): b for b in of_kind(docs, "RoleBinding")}
+    sa_name = one(docs, "ServiceAccount")["metadata"]["name"]
+    for ns in ("a", "b"):
+        ns_roles = [r for (rns, _), r in roles.items() if rns == ns]
+        assert len(ns_roles) == 1, f"expected one Role in {ns}"
+        role = ns_roles[0]
+        assert permissions(role) == NAMESPACED_PERMISSIONS
+        ns_bindings = [b for (bns, _), b in bindings.items() if bns == ns]
+        assert len(ns_bindings) == 1, f"expected one RoleBinding in {ns}"
+        binding = ns_bindings[0]
+        assert binding["roleRef"]["kind"] == "Role"
+        assert binding["roleRef"]["name"] == role["metadata"]["name"]
+        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": sa_name, "namespace": RELEASE_NS}]
+
+    # Only a Role for leader election in the (unwatched) release namespace.
+    assert {ns for ns, _ in roles} == {"a", "b", RELEASE_NS}
+    own = [r for (ns, _), r in roles.items() if ns == RELEASE_NS]
+    assert len(own) == 1
+    assert ("coordination.k8s.io", "leases", "create") in permissions(own[0])
+    assert permissions(own[0]) <= NAMESPACED_PERMISSIONS
+
+    # The only cluster-wide grant left is reading CRDs.
+    cluster_role = one(docs, "ClusterRole")
+    assert permissions(cluster_role) == CRD_READ
+    crb = one(docs, "ClusterRoleBinding")
+    assert crb["roleRef"]["name"] == cluster_role["metadata"]["name"]
+
+
+def test_namespaced_rbac_including_release_namespace(helm: str, tmp_path: Path) -> None:
+    docs = render(helm, tmp_path, {"watchNamespaces": [RELEASE_NS]})
+    roles = of_kind(docs, "Role")
+    assert len(roles) == 1
+    assert roles[0]["metadata"]["namespace"] == RELEASE_NS
+    assert permissions(roles[0]) == NAMESPACED_PERMISSIONS
+    assert env_of(operator_container(docs))["SHIFTLANE_WATCH_NAMESPACES"] == RELEASE_NS
+
+
+def test_rbac_disabled(helm: str, tmp_path: Path) -> None:
+    docs = render(helm, tmp_path, {"rbac": {"create": False}})
+    for kind in ("Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"):
+        assert not of_kind(docs, kind)
+
+
+@pytest.mark.parametrize("name", sorted(VALUE_SETS))
+def test_no_rule_grants_secrets_or_wildcards(helm: str, tmp_path: Path, name: str) -> None:
+    docs = render(helm, tmp_path, VALUE_SETS[name])
+    roles = of_kind(docs, "Role") + of_kind(docs, "ClusterRole")
+    assert roles
+    for role in roles:
+        for rule in role["rules"]:
+            where = f"{role['kind']}/{role['metadata']['name']}: {rule}"
+            assert "secrets" not in rule.get("resources", []), where
+            assert "*" not in rule.get("resources", []), where
+            assert "*" not in rule.get("verbs", []), where
+            assert "*" not in rule.get("apiGroups", []), where
+            assert not rule.get("nonResourceURLs"), where
+            assert not {"escalate", "bind", "impersonate"} & set(rule.get("verbs", [])), where
+
+
+def test_extra_rules_appended(helm: str, tmp_path: Path) -> None:
+    extra = {"apiGroups": ["example.com"], "resources": ["widgets"], "verbs": ["get"]}
+    docs = render(helm, tmp_path, {"rbac": {"extraRules": [extra]}})
+    assert ("example.com", "widgets", "get") in permissions(one(docs, "ClusterRole"))
+
+
+# --------------------------------------------------------------------------- service, monitoring, pdb
+
+
+def test_metrics_service(helm: str, tmp_path: Path) -> None:
+    docs = render(helm, tmp_path)
+    service = one(docs, "Service")
+    assert service["spec"]["type"] == "ClusterIP"
+    assert service["spec"]["ports"] == [
+        {"name": "http-metrics", "port": 8080, "targetPort": "http-metrics", "protocol": "TCP"}
+    ]
+
+
+def test_servicemonitor_only_when_enabled(helm: str, tmp_path: Path) -> None:
+    assert not of_kind(render(helm, tmp_path), "ServiceMonitor")
+    docs = render(helm, tmp_path, VALUE_SETS["monitoring-and-pdb"])
+    monitor = one(docs, "ServiceMonitor")
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert monitor["metadata"]["labels"]["release"] == "prom"
+    endpoint = monitor["spec"]["endpoints"][0]
+    assert endpoint["port"] == "http-metrics"
+    assert endpoint["path"] == "/metrics"
+    assert endpoint["scrapeTimeout"] == "10s"
+    service = one(docs, "Service")
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    assert monitor["spec"]["namespaceSelector"]["matchNames"] == [RELEASE_NS]
+
+
+def test_pdb_only_when_enabled(helm: str, tmp_path: Path) -> None:
+    assert not of_kind(render(helm, tmp_path), "PodDisruptionBudget")
+    pdb = one(render(helm, tmp_path, VALUE_SETS["monitoring-and-pdb"]), "PodDisruptionBudget")
+    assert pdb["apiVersion"] == "policy/v1"
+    assert pdb["spec"]["minAvailable"] == 1
+    assert "maxUnavailable" not in pdb["spec"]
+    pdb = one(render(helm, tmp_path, VALUE_SETS["everything"]), "PodDisruptionBudget")
+    assert pdb["spec"]["maxUnavailable"] == "50%"
+    assert "minAvailable" not in pdb["spec"]
+
+
+# --------------------------------------------------------------------------- schema
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"logLevel": "loud"},
+        {"replicaCount": "x"},
+        {"replicaCount": -1},
+        {"unknownTopLevelKey": True},
+        {"watchNamespaces": "a,b"},
+        {"watchNamespaces": ["Not_A_Namespace"]},
+        {"image": {"repository": "r", "pullPolicy": "Sometimes"}},
+        {"image": {"repository": "r", "pullPolicy": "Always", "tagg": "typo"}},
+        {"metrics": {"port": 70000}},
+        {"serviceMonitor": {"enabled": "yes"}},
+        {"podDisruptionBudget": {"enabled": True, "maxUnavailable": "lots"}},
+    ],
+    ids=lambda v: yaml.safe_dump(v, default_flow_style=True).strip(),
+)
+def test_schema_rejects_bad_values(helm: str, tmp_path: Path, bad: dict[str, Any]) -> None:
+    result = template(helm, tmp_path, bad)
+    assert result.returncode != 0, f"helm template accepted invalid values {bad}"
+    assert "schema" in result.stderr.lower() or "values" in result.stderr.lower(), result.stderr
+
+
+# --------------------------------------------------------------------------- CRD
+
+
+def test_chart_crds_match_generated() -> None:
+    generated = REPO_ROOT / "crds" / CRD_NAME
+    shipped = CHART_DIR / "crds" / CRD_NAME
+    assert generated.is_file(), f"{generated} is missing (the generated CRD)"
+    assert shipped.is_file(), f"{shipped} is missing; copy it from {generated}"
+    assert shipped.read_bytes() == generated.read_bytes(), (
+        f"{shipped} differs from {generated}; copy the generated CRD into the chart"
+    )
+    crd = yaml.safe_load(shipped.read_text())
+    assert crd["kind"] == "CustomResourceDefinition"
+    assert crd["spec"]["group"] == "shiftlane.io"
+    assert crd["spec"]["names"]["kind"] == "Rollout"
+    assert crd["spec"]["names"]["plural"] == "rollouts"
+
+
+# --------------------------------------------------------------------------- image and dev tooling
+
+
+@pytest.mark.parametrize("script", ["hack/kind.sh", "hack/install-helm.sh"])
+def test_scripts_bash_syntax(script: str) -> None:
+    path = REPO_ROOT / script
+    assert os.access(path, os.X_OK), f"{script} is not executable"
+    result = subprocess.run(["bash", "-n", str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_kind_config() -> None:
+    config = yaml.safe_load((REPO_ROOT / "kind-config.yaml").read_text())
+    assert config["kind"] == "Cluster"
+    assert config["apiVersion"] == "kind.x-k8s.io/v1alpha4"
+    roles = [n["role"] for n in config["nodes"]]
+    assert roles == ["control-plane", "worker", "worker"]
+    control_plane = config["nodes"][0]
+    assert control_plane["labels"] == {"ingress-ready": "true"}
+    mappings = {(m["hostPort"], m["containerPort"]) for m in control_plane["extraPortMappings"]}
+    assert mappings == {(80, 30080), (443, 30443)}
+
+
+def test_dockerfile_runtime_contract() -> None:
+    text = (REPO_ROOT / "Dockerfile").read_text()
+    final_stage = text.rsplit("\nFROM ", 1)[1]
+    assert 'ENTRYPOINT ["shiftlane"]' in final_stage
+    assert 'CMD ["run"]' in final_stage
+    assert "USER 65532:65532" in final_stage
+    assert "EXPOSE 8080 8081" in final_stage
+    ignored = [
+        line.strip()
+        for line in (REPO_ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    for entry in (".venv", ".git", "tests", "**/__pycache__"):
+        assert entry in ignored
+    # The build needs these; they must not be ignored.
+    for needed in ("pyproject.toml", "README.md", "operator"):
+        assert needed not in ignored
