@@ -241,7 +241,7 @@ class _Interpretation:
         s["current_step_index"] = index
         if self.paused:
             waiting = "paused" + (" by user" if s["paused_by_user"] else " (spec.paused)")
-        phase = Phase.PAUSED if self.paused or waiting.startswith("paused") or waiting.startswith("analysis") else Phase.PROGRESSING
+        phase = Phase.PAUSED if waiting.startswith(("paused", "analysis inconclusive")) else Phase.PROGRESSING
         if isinstance(step, (Scale, SetWeight)) and not self.paused:
             phase = self.check_deadline(phase)
             if s["aborted"]:
@@ -267,7 +267,7 @@ class _Interpretation:
             if self.now >= ends:
                 return True, ""
             self.wake_at(ends)
-            return False, f"pausing until {_rfc3339(ends)}"
+            return False, f"paused until {_rfc3339(ends)}"
         if isinstance(step, RunAnalysis):
             key = analysis_key(canary, index)
             verdict = self.obs.analysis.get(key, Verdict.RUNNING)
@@ -393,8 +393,15 @@ class _Interpretation:
             return _largest_remainder(ready) if ready else {stable: 100}
         weight = self.canary_weight(mode, shape)
         if canary is None or weight == 0:
-            return {stable: 100}
-        return {stable: 100 - weight, canary: weight} if weight < 100 else {canary: 100}
+            chosen = {stable: 100}
+        else:
+            chosen = {stable: 100 - weight, canary: weight} if weight < 100 else {canary: 100}
+        if any(self.ready(r) for r, w in chosen.items() if w):
+            return chosen
+        # Nothing chosen can serve (say, scaled up from zero): keep traffic where pods are ready.
+        fallbacks = [stable, s["scale_down_revision"]] + ([] if s["aborted"] else [canary])
+        serving = next((r for r in fallbacks if r and self.ready(r)), None)
+        return {serving: 100} if serving else chosen
 
     def decision(self, mode: TrafficMode, shape: _Target, phase: Phase, message: str, stalled: bool = False) -> Decision:
         s = self.s

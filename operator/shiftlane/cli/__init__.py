@@ -1,0 +1,1 @@
+"""Command lines: `shiftlane` (run, crd, plan) and the `kubectl shiftlane` plugin."""
