@@ -58,6 +58,7 @@ class RolloutStatus(Model):
     current_step_index: int | None = None
     step_count: int | None = None
     step_started_at: float | None = None
+    promoted_full_from: int | None = None
     rollout_started_at: float | None = None
     stable_revision: str | None = None
     canary_revision: str | None = None

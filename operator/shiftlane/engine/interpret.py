@@ -167,7 +167,7 @@ class _Interpretation:
             s["aborted"] = True
             self.event("RolloutAborted", "aborted by user; traffic returns to the stable revision", warning=True)
         elif command.name == "retry" and s["aborted"]:
-            s.update(aborted=False, degraded=False, current_step_index=0, step_started_at=self.now)
+            s.update(aborted=False, degraded=False, current_step_index=0, step_started_at=self.now, promoted_full_from=None)
             self.event("RolloutRetried", "retrying the rollout from the first step")
         elif command.name == "promote" and not s["aborted"]:
             s["paused_by_user"] = False
@@ -177,7 +177,7 @@ class _Interpretation:
         elif command.name == "promoteFull" and not s["aborted"]:
             s["paused_by_user"] = False
             if index < plan.full_promotion_index:
-                s.update(current_step_index=plan.full_promotion_index, step_started_at=self.now)
+                s.update(current_step_index=plan.full_promotion_index, step_started_at=self.now, promoted_full_from=index)
             self.event("Promoted", "full promotion: remaining steps skipped")
 
     def target(self, command: Command | None) -> str:
@@ -216,11 +216,14 @@ class _Interpretation:
             rollout_started_at=self.now,
             aborted=False,
             degraded=False,
+            promoted_full_from=None,
         )
         self.event("RolloutStarted", f"rolling out revision {target} with strategy {self.spec.strategy.name}")
 
     def end_rollout(self) -> None:
-        self.s.update(canary_revision=None, current_step_index=None, aborted=False, degraded=False, step_count=None)
+        self.s.update(
+            canary_revision=None, current_step_index=None, aborted=False, degraded=False, step_count=None, promoted_full_from=None
+        )
 
     def advance(self, plan: Plan) -> Decision:
         s = self.s
@@ -229,7 +232,7 @@ class _Interpretation:
         waiting = ""
         while True:
             step = plan.steps[index]
-            shape = fold(plan.steps[: index + 1], self.replicas)
+            shape = fold(self.applied_steps(plan, index), self.replicas)
             holds, waiting = self.gate(step, index, shape, plan)
             if not holds or self.paused:
                 break
@@ -244,10 +247,17 @@ class _Interpretation:
         phase = Phase.PAUSED if waiting.startswith(("paused", "analysis inconclusive")) else Phase.PROGRESSING
         if isinstance(step, (Scale, SetWeight)) and not self.paused:
             phase = self.check_deadline(phase)
-            if s["aborted"]:
-                return self.aborted(plan)
+        if s["aborted"]:  # a failed analysis or the progress deadline
+            return self.aborted(plan)
         phase = Phase.DEGRADED if s["degraded"] else phase
         return self.decision(plan.mode, shape, phase, f"step {index}/{len(plan.steps)}: {waiting}")
+
+    def applied_steps(self, plan: Plan, index: int) -> tuple[Step, ...]:
+        """The steps whose effects hold at `index`: those skipped by promote --full never took effect."""
+        skipped_from = self.s["promoted_full_from"]
+        if skipped_from is None or index < plan.full_promotion_index:
+            return plan.steps[: index + 1]
+        return plan.steps[: skipped_from + 1] + plan.steps[plan.full_promotion_index : index + 1]
 
     def gate(self, step: Step, index: int, shape: _Target, plan: Plan) -> tuple[bool, str]:
         """Whether the current step is done, and if not, what it waits for."""
