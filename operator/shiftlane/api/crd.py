@@ -43,7 +43,8 @@ def _structural(node: Any, defs: dict[str, Any]) -> Any:
     if "const" in out:
         out["enum"] = [out.pop("const")]
         out.setdefault("type", "string")
-    if out.get("additionalProperties") is False:
+    if isinstance(out.get("additionalProperties"), bool):
+        # pydantic's extra=allow/forbid; a structural schema says this with preserve-unknown-fields.
         del out["additionalProperties"]
     if "properties" in out or out.get("x-kubernetes-preserve-unknown-fields"):
         out.setdefault("type", "object")

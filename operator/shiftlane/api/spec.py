@@ -33,6 +33,7 @@ IntOrPercent = Annotated[
     ),
 ]
 Percent = Annotated[int, Field(ge=0, le=100)]
+LabelValue = Annotated[str, Field(max_length=63)]
 
 
 def rule(expression: str, message: str, reason: str | None = None) -> dict[str, str]:
@@ -62,7 +63,7 @@ class LabelSelectorRequirement(Model):
 
 
 class LabelSelector(Model):
-    match_labels: dict[str, str] = Field(
+    match_labels: dict[str, LabelValue] = Field(
         default_factory=dict,
         json_schema_extra={"maxProperties": 64},
     )
@@ -70,7 +71,7 @@ class LabelSelector(Model):
 
 
 class ObjectMeta(Model):
-    labels: dict[str, str] = Field(default_factory=dict, json_schema_extra={"maxProperties": 64})
+    labels: dict[str, LabelValue] = Field(default_factory=dict, json_schema_extra={"maxProperties": 64})
     annotations: dict[str, str] = Field(default_factory=dict, json_schema_extra={"maxProperties": 128})
 
 

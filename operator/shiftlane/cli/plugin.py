@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 import uuid
 from typing import Any
 
@@ -117,6 +118,7 @@ def cmd_get(kube: Kubectl, args: argparse.Namespace) -> int:
         return 0
     last = rollout.get("metadata", {}).get("resourceVersion")
     while True:  # kubectl ends a watch when the server closes it: watch again
+        started = time.monotonic()
         for event in kube.watch_rollout(args.name):
             kind, obj = event.get("type"), event.get("object") or {}
             if kind == "DELETED":
@@ -129,6 +131,8 @@ def cmd_get(kube: Kubectl, args: argparse.Namespace) -> int:
                 continue
             last = version
             show(obj)
+        if time.monotonic() - started < 1:
+            time.sleep(1)  # a watch that ends at once should not become a busy loop
 
 
 def cmd_plan(kube: Kubectl, args: argparse.Namespace) -> int:

@@ -1,0 +1,78 @@
+"""Revision Deployments: what they show (observation) and how they are created and scaled."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from kubernetes_asyncio import client
+
+from shiftlane.engine.model import RevisionObservation
+from shiftlane.kube.labels import FIELD_MANAGER, REVISION_LABEL, REVISION_NUMBER, ROLLOUT_LABEL, owner_reference, revision_name
+
+APPLY = "application/apply-patch+yaml"
+
+
+def observe_revision(deployment: dict[str, Any]) -> RevisionObservation:
+    meta, spec, status = deployment["metadata"], deployment.get("spec") or {}, deployment.get("status") or {}
+    return RevisionObservation(
+        name=meta["labels"][REVISION_LABEL],
+        number=int((meta.get("annotations") or {}).get(REVISION_NUMBER, 0)),
+        spec_replicas=spec.get("replicas", 0),
+        replicas=status.get("replicas", 0),
+        ready=status.get("readyReplicas", 0),
+        available=status.get("availableReplicas", 0),
+    )
+
+
+def revision_manifest(
+    rollout: dict[str, Any], revision: str, number: int, replicas: int
+) -> dict[str, Any]:
+    name = rollout["metadata"]["name"]
+    spec = rollout["spec"]
+    template = copy.deepcopy(spec["template"])
+    pod_labels = {**(template.get("metadata") or {}).get("labels", {}), ROLLOUT_LABEL: name, REVISION_LABEL: revision}
+    template.setdefault("metadata", {})["labels"] = pod_labels
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": revision_name(name, revision),
+            "namespace": rollout["metadata"]["namespace"],
+            "labels": {ROLLOUT_LABEL: name, REVISION_LABEL: revision},
+            "annotations": {REVISION_NUMBER: str(number)},
+            "ownerReferences": [owner_reference(rollout)],
+        },
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {**spec["selector"]["matchLabels"], REVISION_LABEL: revision}},
+            "template": template,
+            "minReadySeconds": spec.get("minReadySeconds", 0),
+            "revisionHistoryLimit": 0,
+            "progressDeadlineSeconds": spec.get("progressDeadlineSeconds", 600),
+        },
+    }
+
+
+class RevisionWriter:
+    def __init__(self, api: client.ApiClient):
+        self.apps = client.AppsV1Api(api)
+
+    async def create(self, manifest: dict[str, Any]) -> None:
+        meta = manifest["metadata"]
+        await self.apps.patch_namespaced_deployment(
+            meta["name"], meta["namespace"], manifest, field_manager=FIELD_MANAGER, force=True, _content_type=APPLY
+        )
+
+    async def scale(self, namespace: str, name: str, replicas: int) -> None:
+        await self.apps.patch_namespaced_deployment_scale(
+            name, namespace, {"spec": {"replicas": replicas}}, field_manager=FIELD_MANAGER,
+            _content_type="application/merge-patch+json",
+        )
+
+    async def delete(self, namespace: str, name: str) -> None:
+        try:
+            await self.apps.delete_namespaced_deployment(name, namespace)
+        except client.ApiException as error:
+            if error.status != 404:
+                raise

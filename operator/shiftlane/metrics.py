@@ -1,0 +1,56 @@
+"""Prometheus collectors: what the operator is doing, per Rollout and overall."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from shiftlane.api.status import Phase, RolloutStatus
+
+ROLLOUT_INFO = Gauge(
+    "shiftlane_rollout_info", "One series per Rollout with its strategy and revisions",
+    ["namespace", "rollout", "strategy", "stable_revision", "canary_revision"],
+)
+ROLLOUT_PHASE = Gauge("shiftlane_rollout_phase", "1 for the Rollout's current phase", ["namespace", "rollout", "phase"])
+ROLLOUT_STEP = Gauge("shiftlane_rollout_step", "Index of the current step, -1 when no rollout runs", ["namespace", "rollout"])
+TRAFFIC_WEIGHT = Gauge("shiftlane_rollout_traffic_weight", "Traffic percent per role", ["namespace", "rollout", "role"])
+ROLLOUT_DURATION = Histogram(
+    "shiftlane_rollout_duration_seconds", "Time from a rollout's start to its end", ["strategy", "result"],
+    buckets=(10, 30, 60, 120, 300, 600, 1200, 3600, 7200),
+)
+ROLLOUTS_TOTAL = Counter("shiftlane_rollouts_total", "Rollouts ended, by strategy and result", ["strategy", "result"])
+RECONCILE_DURATION = Histogram("shiftlane_reconcile_duration_seconds", "Time of one reconcile")
+RECONCILE_ERRORS = Counter("shiftlane_reconcile_errors_total", "Reconciles that raised", ["reason"])
+
+_ENDINGS = {"RolloutCompleted": "completed", "RolloutAborted": "aborted", "RolloutSuperseded": "superseded"}
+
+
+def record(namespace: str, name: str, status: RolloutStatus, events: list[str], started_at: float | None, now: float) -> None:
+    for old in [labels for labels in _info_labels.get((namespace, name), [])]:
+        ROLLOUT_INFO.remove(*old)
+    labels = (namespace, name, status.strategy or "", status.stable_revision or "", status.canary_revision or "")
+    ROLLOUT_INFO.labels(*labels).set(1)
+    _info_labels[(namespace, name)] = [labels]
+    for phase in Phase:
+        ROLLOUT_PHASE.labels(namespace, name, phase.value).set(1 if status.phase is phase else 0)
+    ROLLOUT_STEP.labels(namespace, name).set(-1 if status.current_step_index is None else status.current_step_index)
+    TRAFFIC_WEIGHT.labels(namespace, name, "canary").set(status.canary_weight)
+    TRAFFIC_WEIGHT.labels(namespace, name, "stable").set(status.stable_weight)
+    for reason in events:
+        result = _ENDINGS.get(reason)
+        if result and status.strategy:
+            ROLLOUTS_TOTAL.labels(status.strategy, result).inc()
+            if started_at is not None:
+                ROLLOUT_DURATION.labels(status.strategy, result).observe(max(0.0, now - started_at))
+
+
+def forget(namespace: str, name: str) -> None:
+    for labels in _info_labels.pop((namespace, name), []):
+        ROLLOUT_INFO.remove(*labels)
+    for phase in Phase:
+        ROLLOUT_PHASE.remove(namespace, name, phase.value)
+    ROLLOUT_STEP.remove(namespace, name)
+    for role in ("canary", "stable"):
+        TRAFFIC_WEIGHT.remove(namespace, name, role)
+
+
+_info_labels: dict[tuple[str, str], list[tuple[str, ...]]] = {}
