@@ -227,3 +227,12 @@ def test_invalid_combination_stalls_with_event() -> None:
     assert decision.status.condition("Stalled").reason == "InvalidSpec"
     assert world.template_revision not in decision.replicas or decision.replicas[world.template_revision] == 0
     assert world.events().count("InvalidSpec") == 1
+
+
+def test_router_strategy_without_routing_stalls_instead_of_crashing() -> None:
+    world = World(manifest({"abTesting": {"match": [{"headers": [{"name": "x", "exact": "1"}]}]}}))
+    world.run()
+    world.set_image("app:2")
+    decision = world.run()
+    assert decision.status.phase is Phase.DEGRADED
+    assert "trafficRouting" in decision.status.message

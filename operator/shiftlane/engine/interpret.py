@@ -324,7 +324,7 @@ class _Interpretation:
         """Traffic back to stable at once; the canary goes only when stable has its full capacity again."""
         s = self.s
         s["step_count"] = len(plan.steps)
-        stable_back = self.settled(s["stable_revision"], self.replicas)
+        stable_back = self.available(s["stable_revision"]) >= self.replicas
         current = self.observed(s["canary_revision"])
         keep_canary = 0 if stable_back or plan.mode is not TrafficMode.SHARE else (current.spec_replicas if current else 0)
         shape = _Target(canary=keep_canary, stable=self.replicas)

@@ -42,6 +42,8 @@ def compile_plan(spec: RolloutSpec, routers: Set[str] = frozenset()) -> Plan:
             return Plan(plan.steps, plan.mode, plan.full_promotion_index, note)
         return plan
     if strategy.name in ("abTesting", "shadow") and not router_ready:
+        if routing is None:
+            raise CompileError(f"{strategy.name} needs spec.strategy.{strategy.name}.trafficRouting")
         raise CompileError(f"{strategy.name} needs a traffic router; trafficRouting.{routing.router} is not driven yet")
     return _BY_NAME[strategy.name](strategy.config, spec.replicas)
 

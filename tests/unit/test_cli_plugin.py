@@ -1,0 +1,222 @@
+"""`kubectl shiftlane` against a stand-in kubectl that records its arguments: what is sent, and how errors read.
+
+The real API server round trip is in tests/integration/test_plugin.py.
+"""
+
+from __future__ import annotations
+
+import json
+import stat
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shiftlane.cli.kubectl import Kubectl, error_text, iter_json_objects
+from shiftlane.cli.plugin import UsageError, image_patch, main, parse_assignments
+from tests.unit.world import manifest
+
+FAKE = '''#!{python}
+import json, os, sys
+args = sys.argv[1:]
+with open(os.environ["FAKE_LOG"], "a") as log:
+    log.write(json.dumps(args) + "\\n")
+obj = json.load(open(os.environ["FAKE_OBJECT"]))
+words = [a for a in args if not a.startswith("-")]
+name = words[2] if len(words) > 2 else None
+if name != obj["metadata"]["name"]:
+    print('Error from server (NotFound): rollouts.shiftlane.io "%s" not found' % name, file=sys.stderr)
+    sys.exit(1)
+if "--watch" in args:
+    for i in range(2):
+        obj["metadata"]["resourceVersion"] = str(100 + i)
+        obj["status"]["phase"] = ["Progressing", "Healthy"][i]
+        print(json.dumps({{"type": "MODIFIED", "object": obj}}, indent=4))
+        sys.stdout.flush()
+    print(json.dumps({{"type": "DELETED", "object": obj}}, indent=4))
+    sys.exit(0)
+print(json.dumps(obj))
+'''
+
+
+def rollout() -> dict[str, Any]:
+    spec = manifest({"canary": {"steps": [{"setWeight": 25}, {"pause": {}}]}})
+    spec["template"]["spec"]["containers"].append({"name": "sidecar", "image": "proxy:1"})
+    return {
+        "apiVersion": "shiftlane.io/v1alpha1",
+        "kind": "Rollout",
+        "metadata": {"name": "web", "namespace": "shop", "generation": 1, "resourceVersion": "1"},
+        "spec": spec,
+        "status": {"phase": "Healthy", "stableRevision": "aaa"},
+    }
+
+
+@pytest.fixture
+def fake_kubectl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    script = tmp_path / "kubectl"
+    script.write_text(FAKE.format(python=sys.executable))
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    (tmp_path / "object.json").write_text(json.dumps(rollout()))
+    log = tmp_path / "log"
+    monkeypatch.setenv("KUBECTL", str(script))
+    monkeypatch.setenv("FAKE_LOG", str(log))
+    monkeypatch.setenv("FAKE_OBJECT", str(tmp_path / "object.json"))
+    return log
+
+
+def calls(log: Path) -> list[list[str]]:
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def patch_body(call: list[str]) -> Any:
+    return json.loads(call[call.index("-p") + 1])
+
+
+@pytest.mark.parametrize(
+    "argv, name",
+    [
+        (["promote", "web"], "promote"),
+        (["promote", "web", "--full"], "promoteFull"),
+        (["abort", "web"], "abort"),
+        (["retry", "web"], "retry"),
+        (["pause", "web"], "pause"),
+        (["resume", "web"], "resume"),
+        (["undo", "web"], "undo"),
+    ],
+)
+def test_commands_patch_status_only(fake_kubectl: Path, capsys: pytest.CaptureFixture[str], argv: list[str], name: str) -> None:
+    assert main([*argv, "-n", "shop"]) == 0
+    patch = calls(fake_kubectl)[-1]
+    assert "--namespace=shop" in patch
+    assert "patch" in patch and "rollouts.shiftlane.io" in patch and "web" in patch
+    assert "--subresource=status" in patch and "--type=merge" in patch
+    command = patch_body(patch)["status"]["command"]
+    assert command["name"] == name
+    assert len(command["id"]) == 32 and int(command["id"], 16) >= 0
+    assert "revision" not in command
+    out = capsys.readouterr().out
+    assert out.startswith("rollout shop/web: ") and "requested" in out
+
+
+def test_each_command_gets_a_fresh_id(fake_kubectl: Path) -> None:
+    main(["promote", "web"])
+    main(["promote", "web"])
+    ids = [patch_body(c)["status"]["command"]["id"] for c in calls(fake_kubectl) if "patch" in c]
+    assert len(ids) == 2 and ids[0] != ids[1]
+
+
+def test_undo_to_revision(fake_kubectl: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["undo", "web", "--to-revision", "abc123"]) == 0
+    command = patch_body(calls(fake_kubectl)[-1])["status"]["command"]
+    assert command["name"] == "undo" and command["revision"] == "abc123"
+    assert "undo to revision abc123 requested" in capsys.readouterr().out
+
+
+def test_connection_flags_before_or_after_the_subcommand(fake_kubectl: Path) -> None:
+    main(["-n", "a", "--context", "ctx", "pause", "web"])
+    assert {"--namespace=a", "--context=ctx"} <= set(calls(fake_kubectl)[-1])
+    main(["--context", "ctx", "pause", "web", "--namespace", "b", "--kubeconfig", "/k"])
+    assert {"--namespace=b", "--context=ctx", "--kubeconfig=/k"} <= set(calls(fake_kubectl)[-1])
+
+
+def test_missing_rollout_is_a_clear_error(fake_kubectl: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["promote", "nope", "-n", "shop"]) == 1
+    err = capsys.readouterr().err
+    assert err.strip() == 'error: rollout "nope" not found in namespace "shop"'
+    assert not any("patch" in c for c in calls(fake_kubectl))
+    assert main(["get", "nope"]) == 1
+    assert 'rollout "nope" not found' in capsys.readouterr().err
+
+
+def test_set_image_patches_by_index(fake_kubectl: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["set", "image", "web", "sidecar=proxy:2", "web=app:9", "-n", "shop"]) == 0
+    patch = calls(fake_kubectl)[-1]
+    assert "--type=json" in patch and "--subresource=status" not in " ".join(patch)
+    ops = patch_body(patch)
+    assert {"op": "replace", "path": "/spec/template/spec/containers/1/image", "value": "proxy:2"} in ops
+    assert {"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": "app:9"} in ops
+    assert {"op": "test", "path": "/spec/template/spec/containers/1/name", "value": "sidecar"} in ops
+    assert "rollout shop/web: image updated (sidecar=proxy:2, web=app:9)" in capsys.readouterr().out
+
+
+def test_set_image_unknown_container(fake_kubectl: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["set", "image", "web", "nope=x:1"]) == 2
+    assert "unknown container nope (containers: web, sidecar)" in capsys.readouterr().err
+    assert not any("patch" in c for c in calls(fake_kubectl))
+
+
+def test_set_image_bad_assignment(fake_kubectl: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["set", "image", "web", "justanimage"]) == 2
+    assert "expected CONTAINER=IMAGE" in capsys.readouterr().err
+
+
+def test_get_renders(fake_kubectl: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["get", "web"]) == 0
+    out = capsys.readouterr().out
+    assert "Name:        shop/web" in out and "Phase:       Healthy" in out and "Steps:" in out
+    assert "\033[" not in out  # no screen clearing when stdout is not a terminal
+
+
+def test_get_watch_renders_each_change_until_deleted(fake_kubectl: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["get", "web", "--watch"]) == 1
+    out = capsys.readouterr().out
+    assert out.count("Name:        shop/web") == 3  # the first get, then two watch events
+    assert "Phase:       Progressing" in out
+    assert out.rstrip().endswith("rollout shop/web deleted")
+    watch = calls(fake_kubectl)[-1]
+    assert {"--watch", "--output-watch-events", "json"} <= set(watch)
+
+
+def test_plan_from_cluster(fake_kubectl: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "web"]) == 0
+    assert "Rollout shop/web: strategy canary" in capsys.readouterr().out
+
+
+def test_missing_kubectl(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("KUBECTL", "/nonexistent/kubectl")
+    assert main(["get", "web"]) == 1
+    assert "not found on PATH" in capsys.readouterr().err
+
+
+def test_bad_arguments_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["promote"])
+    assert exit_.value.code == 2
+    with pytest.raises(SystemExit) as exit_:
+        main(["frobnicate", "web"])
+    assert exit_.value.code == 2
+
+
+# --- pieces ---------------------------------------------------------------------------------
+
+
+def test_iter_json_objects_handles_pretty_printed_stream_in_pieces() -> None:
+    events = [{"type": "ADDED", "object": {"a": "}{"}}, {"type": "MODIFIED", "object": {"b": [1, 2]}}]
+    text = "".join(json.dumps(e, indent=4) + "\n" for e in events)
+    pieces = [text[i : i + 7] for i in range(0, len(text), 7)]
+    assert list(iter_json_objects(pieces)) == events
+    assert list(iter_json_objects(text.splitlines(keepends=True))) == events
+    assert list(iter_json_objects([json.dumps(events[0]) + json.dumps(events[1]) + "\n"])) == events
+
+
+def test_error_text_drops_klog_noise() -> None:
+    stderr = (
+        'E1126 18:05:43.733439   19981 memcache.go:265] "Unhandled Error" err="couldn\'t get"\n'
+        "The connection to the server localhost:8080 was refused\n"
+    )
+    assert error_text(stderr) == "The connection to the server localhost:8080 was refused"
+
+
+def test_parse_assignments_and_image_patch() -> None:
+    assert parse_assignments(["a=b:1", "c=reg:5000/d:2"]) == {"a": "b:1", "c": "reg:5000/d:2"}
+    with pytest.raises(UsageError):
+        parse_assignments(["=x"])
+    with pytest.raises(UsageError):
+        image_patch(rollout(), {"x": "y"})
+
+
+def test_kubectl_flags() -> None:
+    kube = Kubectl(namespace="ns", context="c", kubeconfig="/k", binary="kubectl")
+    assert kube.base() == ["kubectl", "--kubeconfig=/k", "--context=c", "--namespace=ns"]
+    assert Kubectl(binary="k").base() == ["k"]
