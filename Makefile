@@ -1,0 +1,48 @@
+# Everything a fresh machine needs is installed by these targets (Python venv, helm, the local
+# control plane built from the Go module proxy). See README.md.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: venv crds cluster cluster-down test test-unit demo lint kind-up kind-down clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml hack/install-helm.sh
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[test]'
+	bash hack/install-helm.sh $(VENV)/bin
+	touch $@
+
+crds: venv
+	$(VENV)/bin/shiftlane crd > crds/rollouts.shiftlane.io.yaml
+	cp crds/rollouts.shiftlane.io.yaml charts/shiftlane/crds/rollouts.shiftlane.io.yaml
+
+cluster:
+	bash hack/cluster.sh up
+
+cluster-down:
+	bash hack/cluster.sh down
+
+# Unit, chart, integration and e2e tests on a private local control plane, torn down at the end.
+test: venv
+	bash hack/test.sh
+
+test-unit: venv
+	$(VENV)/bin/pytest -q tests/unit tests/chart
+
+lint: venv
+	$(VENV)/bin/lint-imports
+
+demo: venv
+	bash hack/demo.sh
+
+kind-up:
+	bash hack/kind.sh up
+
+kind-down:
+	bash hack/kind.sh down
+
+clean:
+	rm -rf $(VENV) build *.egg-info
