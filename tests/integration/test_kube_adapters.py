@@ -1,0 +1,108 @@
+"""The Kubernetes adapters against a real API server: revisions, Services, status and ownership."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+from kubernetes_asyncio import client, config
+
+from shiftlane.api.status import Command, Phase, RolloutStatus
+from shiftlane.kube.labels import REVISION_LABEL, ROLLOUT_LABEL
+from shiftlane.kube.revisions import RevisionWriter, observe_revision, revision_manifest
+from shiftlane.kube.rollouts import StatusWriter, status_document
+from shiftlane.kube.services import ServiceWriter, differs, service_manifest, service_ports
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.skipif(not os.environ.get("KUBECONFIG"), reason="needs a cluster in KUBECONFIG")
+
+
+@pytest.fixture(scope="module")
+async def api():
+    subprocess.run(["kubectl", "apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds")], check=True, capture_output=True)
+    subprocess.run(["kubectl", "wait", "--for=condition=Established", "crd/rollouts.shiftlane.io", "--timeout=60s"], check=True, capture_output=True)
+    await config.load_kube_config()
+    async with client.ApiClient() as api_client:
+        yield api_client
+
+
+@pytest.fixture
+async def rollout(api):
+    namespace = f"adapters-{uuid.uuid4().hex[:6]}"
+    core = client.CoreV1Api(api)
+    await core.create_namespace({"metadata": {"name": namespace}})
+    body = {
+        "apiVersion": "shiftlane.io/v1alpha1",
+        "kind": "Rollout",
+        "metadata": {"name": "web", "namespace": namespace},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "web", "image": "web:1", "ports": [{"containerPort": 8080}]}]},
+            },
+            "strategy": {"recreate": {}},
+        },
+    }
+    created = await client.CustomObjectsApi(api).create_namespaced_custom_object("shiftlane.io", "v1alpha1", namespace, "rollouts", body)
+    yield created
+    await core.delete_namespace(namespace)
+
+
+async def test_revision_is_created_owned_and_scaled(api, rollout) -> None:
+    namespace = rollout["metadata"]["namespace"]
+    writer = RevisionWriter(api)
+    await writer.create(revision_manifest(rollout, "abc123", 1, 2))
+    apps = client.AppsV1Api(api)
+    deployment = await apps.read_namespaced_deployment("web-abc123", namespace)
+    assert deployment.metadata.labels == {ROLLOUT_LABEL: "web", REVISION_LABEL: "abc123"}
+    assert deployment.metadata.owner_references[0].uid == rollout["metadata"]["uid"]
+    assert deployment.spec.template.metadata.labels[REVISION_LABEL] == "abc123"
+    assert deployment.spec.template.spec.containers[0].ports[0].container_port == 8080
+
+    await writer.scale(namespace, "web-abc123", 0)
+    raw = await apps.read_namespaced_deployment("web-abc123", namespace, _preload_content=False)
+    observed = observe_revision(await raw.json())
+    assert observed.spec_replicas == 0 and observed.name == "abc123" and observed.number == 1
+
+    await writer.delete(namespace, "web-abc123")
+    await writer.delete(namespace, "web-abc123")  # already gone is fine
+
+
+async def test_services_switch_selector_and_report_drift(api, rollout) -> None:
+    namespace = rollout["metadata"]["namespace"]
+    ports = service_ports(rollout["spec"]["template"])
+    writer = ServiceWriter(api)
+    wanted = service_manifest(rollout, "", "rev1", ports)
+    await writer.apply(wanted)
+    core = client.CoreV1Api(api)
+    raw = await core.read_namespaced_service("web", namespace, _preload_content=False)
+    observed = await raw.json()
+    assert observed["spec"]["selector"] == {"app": "web", ROLLOUT_LABEL: "web", REVISION_LABEL: "rev1"}
+    assert not differs(observed, wanted)  # nothing to write when it already holds
+    switched = service_manifest(rollout, "", None, ports)
+    assert differs(observed, switched)
+    await writer.apply(switched)
+    service = await core.read_namespaced_service("web", namespace)
+    assert REVISION_LABEL not in service.spec.selector
+
+
+async def test_status_patch_clears_fields_and_keeps_the_plugin_command(api, rollout) -> None:
+    namespace, name = rollout["metadata"]["namespace"], rollout["metadata"]["name"]
+    custom = client.CustomObjectsApi(api)
+    await custom.patch_namespaced_custom_object_status(
+        "shiftlane.io", "v1alpha1", namespace, "rollouts", name,
+        {"status": {"command": {"name": "promote", "id": "c1"}, "canaryRevision": "old"}},
+        _content_type="application/merge-patch+json",
+    )
+    status = RolloutStatus(phase=Phase.HEALTHY, stable_revision="rev1", command=Command(name="abort", id="ignored"))
+    document = status_document(status)
+    patched = await StatusWriter(api).patch(namespace, name, {**document, "canaryRevision": None})
+    assert patched["status"]["phase"] == "Healthy"
+    assert "canaryRevision" not in patched["status"]
+    assert patched["status"]["command"] == {"name": "promote", "id": "c1"}
+    assert RolloutStatus.model_validate(patched["status"]).stable_revision == "rev1"
