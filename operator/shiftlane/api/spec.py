@@ -36,11 +36,14 @@ Percent = Annotated[int, Field(ge=0, le=100)]
 LabelValue = Annotated[str, Field(max_length=63)]
 
 
-def rule(expression: str, message: str, reason: str | None = None) -> dict[str, str]:
-    """One CEL validation rule for ``x-kubernetes-validations``."""
+def rule(expression: str, message: str, reason: str | None = None, field_path: str | None = None) -> dict[str, str]:
+    """One CEL validation rule for ``x-kubernetes-validations``; ``field_path`` (e.g. ``.steps``) names the
+    field the error is reported on when it is not the object that carries the rule."""
     entry = {"rule": expression, "message": message}
     if reason:
         entry["reason"] = reason
+    if field_path:
+        entry["fieldPath"] = field_path
     return entry
 
 
@@ -79,13 +82,17 @@ class Container(Model):
     """The fields of a container the operator reads; the rest is kept as written."""
 
     model_config = ConfigDict(extra="allow", json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})
-    name: Annotated[str, Field(min_length=1, max_length=63)]
+    name: Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")]
     image: Annotated[str, Field(min_length=1, max_length=1024)]
 
 
 class PodSpec(Model):
     model_config = ConfigDict(extra="allow", json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})
-    containers: list[Container] = Field(min_length=1, max_length=64)
+    containers: list[Container] = Field(
+        min_length=1,
+        max_length=64,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
 
 
 class PodTemplate(Model):
@@ -165,7 +172,8 @@ class Rolling(Model):
             "x-kubernetes-validations": [
                 rule(
                     "!(has(self.maxSurge) && has(self.maxUnavailable)"
-                    " && string(self.maxSurge) in ['0', '0%'] && string(self.maxUnavailable) in ['0', '0%'])",
+                    " && (type(self.maxSurge) == int ? self.maxSurge == 0 : self.maxSurge.matches('^0+%$'))"
+                    " && (type(self.maxUnavailable) == int ? self.maxUnavailable == 0 : self.maxUnavailable.matches('^0+%$')))",
                     "maxSurge and maxUnavailable cannot both be zero",
                 )
             ]
@@ -180,8 +188,9 @@ class RollingBatches(Model):
         json_schema_extra={
             "x-kubernetes-validations": [
                 rule(
-                    "type(self) == int ? self > 0 : (self.matches('^[0-9]+%$') && int(self.replace('%', '')) > 0)",
-                    "batchSize must be a count or a percentage greater than 0",
+                    "type(self) == int ? self > 0 : (self.matches('^[0-9]{1,3}%$') && int(self.replace('%', '')) > 0"
+                    " && int(self.replace('%', '')) <= 100)",
+                    "batchSize must be a count greater than 0 or a percentage from 1% to 100%",
                 )
             ]
         }
@@ -256,6 +265,7 @@ class Canary(Model):
                     "self.steps.filter(s, has(s.setWeight)).map(s, s.setWeight).isSorted()",
                     "setWeight values must not decrease from one step to the next",
                     "FieldValueInvalid",
+                    ".steps",
                 )
             ]
         }
@@ -297,10 +307,16 @@ class AbTesting(Model):
         json_schema_extra={
             "x-kubernetes-validations": [
                 rule(
-                    "has(self.trafficRouting) && (" + " || ".join(f"has(self.trafficRouting.{r})" for r in HEADER_ROUTERS) + ")",
+                    "has(self.trafficRouting)",
                     "abTesting needs trafficRouting with a router that matches requests: " + ", ".join(HEADER_ROUTERS),
                     "FieldValueRequired",
-                )
+                ),
+                rule(
+                    "!has(self.trafficRouting) || " + " || ".join(f"has(self.trafficRouting.{r})" for r in HEADER_ROUTERS),
+                    "abTesting needs a router that matches requests: " + ", ".join(HEADER_ROUTERS),
+                    None,
+                    ".trafficRouting",
+                ),
             ]
         }
     )
@@ -316,10 +332,16 @@ class Shadow(Model):
         json_schema_extra={
             "x-kubernetes-validations": [
                 rule(
-                    "has(self.trafficRouting) && (" + " || ".join(f"has(self.trafficRouting.{r})" for r in MIRROR_ROUTERS) + ")",
+                    "has(self.trafficRouting)",
                     "shadow needs trafficRouting with a router that mirrors requests: " + ", ".join(MIRROR_ROUTERS),
                     "FieldValueRequired",
-                )
+                ),
+                rule(
+                    "!has(self.trafficRouting) || " + " || ".join(f"has(self.trafficRouting.{r})" for r in MIRROR_ROUTERS),
+                    "shadow needs a router that mirrors requests: " + ", ".join(MIRROR_ROUTERS),
+                    None,
+                    ".trafficRouting",
+                ),
             ]
         }
     )
@@ -343,7 +365,7 @@ class Strategy(Model):
     model_config = ConfigDict(
         json_schema_extra={
             "x-kubernetes-validations": [
-                rule(one_of(STRATEGIES), "exactly one strategy must be set: " + ", ".join(STRATEGIES), "FieldValueRequired")
+                rule(one_of(STRATEGIES), "exactly one strategy must be set: " + ", ".join(STRATEGIES))
             ]
         }
     )
@@ -383,6 +405,7 @@ class RolloutSpec(Model):
                     " && k in self.template.metadata.labels && self.template.metadata.labels[k] == self.selector.matchLabels[k])",
                     "selector.matchLabels must match template.metadata.labels",
                     "FieldValueInvalid",
+                    ".selector.matchLabels",
                 ),
             ]
         }
