@@ -65,7 +65,9 @@ class RevisionWriter:
         )
 
     async def scale(self, namespace: str, name: str, replicas: int) -> None:
-        await self.apps.patch_namespaced_deployment_scale(
+        # A patch of the Deployment itself, not of its scale subresource: the chart's RBAC grants
+        # `patch deployments`, not `deployments/scale` (found by tests/e2e).
+        await self.apps.patch_namespaced_deployment(
             name, namespace, {"spec": {"replicas": replicas}}, field_manager=FIELD_MANAGER,
             _content_type="application/merge-patch+json",
         )

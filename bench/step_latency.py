@@ -1,0 +1,166 @@
+"""How long after a step's condition holds does the operator write the next step's objects?
+
+Run against a cluster in KUBECONFIG (e.g. `make cluster`) with the operator started by this script:
+
+    python bench/step_latency.py --rollouts 200
+
+Each Rollout is a canary with `setWeight: 50` and two replicas. After an image change, the step
+"scale canary to 1" holds the moment the canary Deployment reports one ready replica; the next
+step's write is the stable Deployment's replicas going down. One watch sees both events, so the gap
+between them (receive times on the same clock) is the operator's added latency plus one watch
+delivery. It also counts writes while idle and the operator's resident memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from kubernetes_asyncio import client, config, watch
+
+ROOT = Path(__file__).resolve().parents[1]
+NS = "bench"
+
+
+def kubectl(*args: str, stdin: str | None = None) -> str:
+    done = subprocess.run(["kubectl", *args], input=stdin, text=True, capture_output=True)
+    if done.returncode:
+        raise SystemExit(f"kubectl {' '.join(args)}: {done.stderr.strip()}")
+    return done.stdout
+
+
+def rollout(name: str, image: str) -> dict:
+    return {
+        "apiVersion": "shiftlane.io/v1alpha1",
+        "kind": "Rollout",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": "app", "image": image}]}},
+            "strategy": {"canary": {"steps": [{"setWeight": 50}]}},
+        },
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def phases() -> list[str]:
+    out = kubectl("get", "rollouts.shiftlane.io", "-n", NS, "-o", "jsonpath={.items[*].status.phase}")
+    return out.split()
+
+
+def wait_healthy(count: int, timeout: float) -> float:
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if phases().count("Healthy") == count:
+            return time.monotonic() - start
+        time.sleep(1)
+    raise SystemExit(f"not all {count} Rollouts became Healthy in {timeout}s: {phases().count('Healthy')} did")
+
+
+async def record(events: list[tuple[float, str, dict]], stop: asyncio.Event) -> None:
+    await config.load_kube_config()
+    async with client.ApiClient() as api:
+        apps = client.AppsV1Api(api)
+        w = watch.Watch()
+        async with w.stream(apps.list_namespaced_deployment, NS, label_selector="shiftlane.io/rollout", timeout_seconds=3600) as stream:
+            async for event in stream:
+                obj = event["object"]
+                events.append((time.monotonic(), event["type"], obj.to_dict()))
+                if stop.is_set():
+                    break
+
+
+def latencies(events: list[tuple[float, str, dict]], new_image: str) -> list[float]:
+    """Per Rollout: canary first ready -> stable scaled down."""
+    ready_at: dict[str, float] = {}
+    out = []
+    stable_replicas: dict[str, int] = {}
+    for t, _, obj in events:
+        rollout_name = obj["metadata"]["labels"]["shiftlane.io/rollout"]
+        image = obj["spec"]["template"]["spec"]["containers"][0]["image"]
+        ready = (obj.get("status") or {}).get("ready_replicas") or 0
+        if image == new_image:
+            if ready >= 1 and rollout_name not in ready_at:
+                ready_at[rollout_name] = t
+        else:
+            replicas = obj["spec"]["replicas"]
+            before = stable_replicas.get(rollout_name, replicas)
+            stable_replicas[rollout_name] = replicas
+            if replicas < before and before == 2 and rollout_name in ready_at:
+                out.append(t - ready_at[rollout_name])
+    return out
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rollouts", type=int, default=100)
+    parser.add_argument("--idle-seconds", type=float, default=15)
+    args = parser.parse_args()
+    if not os.environ.get("KUBECONFIG"):
+        raise SystemExit("set KUBECONFIG (make cluster)")
+
+    kubectl("apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds"))
+    kubectl("delete", "namespace", NS, "--ignore-not-found", "--wait=true")
+    kubectl("create", "namespace", NS)
+    log = open(ROOT / "bench" / "operator.log", "w")
+    operator = subprocess.Popen(
+        [sys.executable, "-m", "shiftlane.cli.main", "run", "--metrics-port", str(free_port()), "--health-port", str(free_port())],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        names = [f"r{i:04d}" for i in range(args.rollouts)]
+        docs = json.dumps({"apiVersion": "v1", "kind": "List", "items": [rollout(n, "app:1") for n in names]})
+        kubectl("apply", "-f", "-", stdin=docs)
+        first = wait_healthy(args.rollouts, timeout=60 + args.rollouts)
+        print(f"{args.rollouts} Rollouts first deployed and Healthy in {first:.1f}s")
+
+        events: list[tuple[float, str, dict]] = []
+        stop = asyncio.Event()
+        recorder = asyncio.create_task(record(events, stop))
+        await asyncio.sleep(2)
+        kubectl("apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": [rollout(n, "app:2") for n in names]}))
+        rolled = await asyncio.to_thread(wait_healthy, args.rollouts, 60 + 2 * args.rollouts)
+        print(f"image change to Healthy for all: {rolled:.1f}s")
+
+        idle_from = len(events)
+        await asyncio.sleep(args.idle_seconds)
+        idle_writes = len(events) - idle_from
+        stop.set()
+        recorder.cancel()
+
+        gaps = sorted(latencies(events, "app:2"))
+        if gaps:
+            p99 = gaps[min(len(gaps) - 1, int(len(gaps) * 0.99))]
+            print(f"step condition held -> next step written: n={len(gaps)} p50={statistics.median(gaps)*1000:.0f}ms "
+                  f"p99={p99*1000:.0f}ms max={gaps[-1]*1000:.0f}ms")
+        print(f"Deployment writes seen while idle for {args.idle_seconds:g}s: {idle_writes}")
+        print(f"operator RSS: {rss_mib(operator.pid):.0f} MiB")
+    finally:
+        operator.terminate()
+        operator.wait(timeout=10)
+        kubectl("delete", "namespace", NS, "--wait=false")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
