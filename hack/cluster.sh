@@ -1,0 +1,410 @@
+#!/usr/bin/env bash
+# Shiftlane local Kubernetes control plane (real kube-apiserver/controller-manager/scheduler,
+# etcd, and kwok-simulated nodes), built from the Go module proxy only.
+#
+# Usage:
+#   hack/cluster.sh up       build binaries if missing, start everything, install CRDs, wait until ready
+#   hack/cluster.sh down     stop every process started by `up` and remove the state dir
+#   hack/cluster.sh status   show processes and nodes
+#   hack/cluster.sh build    only build the binaries (into the cache)
+#   hack/cluster.sh env      print `export KUBECONFIG=...`
+#
+# Pinned versions come from the Go modules under hack/cluster/ (go.mod + go.sum):
+#   hack/cluster/kube  -> k8s.io/kubernetes (kube-apiserver, kube-controller-manager, kube-scheduler)
+#   hack/cluster/etcd  -> go.etcd.io/etcd/server/v3 (wrapper main around etcdmain)
+#   hack/cluster/kwok  -> sigs.k8s.io/kwok (cmd/kwok)
+# CRDs: sigs.k8s.io/gateway-api (experimental channel, which includes the standard kinds) and
+# istio.io/api (kubernetes/customresourcedefinitions.gen.yaml), versions pinned below.
+#
+# Environment (defaults):
+#   SHIFTLANE_CACHE=$HOME/.cache/shiftlane        binaries in $SHIFTLANE_CACHE/bin/<k8s>-<etcd>-<kwok>/
+#   SHIFTLANE_CLUSTER_DIR=/tmp/shiftlane-cluster  state: certs, etcd data, logs/, pids/, kubeconfig
+#   SHIFTLANE_ETCD_PORT=23790  SHIFTLANE_ETCD_PEER_PORT=23800  SHIFTLANE_APISERVER_PORT=16443
+#   SHIFTLANE_KCM_PORT=20257   SHIFTLANE_SCHEDULER_PORT=20259  SHIFTLANE_KWOK_PORT=20247
+#   SHIFTLANE_NODES=3          number of fake nodes kwok-node-0..N-1
+#   SHIFTLANE_SKIP_CRDS=1      do not install Gateway API / Istio CRDs
+# Admin kubeconfig: $SHIFTLANE_CLUSTER_DIR/kubeconfig (printed at the end of `up`).
+#
+# Never-ready test pods: kwok makes every pod on its nodes Running+Ready (stage pod-ready,
+# hack/cluster/stages/pod.yaml) EXCEPT pods that
+#   - carry the annotation  shiftlane.io/test-never-ready: "true"   (on the pod, i.e. in the
+#     Deployment's pod template metadata), or
+#   - have a container whose image name contains  never-ready  (e.g. image: example/never-ready:1)
+# Those get phase Running and a pod IP but Ready=False/ContainersReady=False forever, so a
+# Deployment/ReplicaSet using them never becomes available (simulates a bad revision).
+#
+# Pods are fake: no container runs, no logs/exec, the `kubernetes` Service has no endpoints.
+#
+# Binaries are rebuilt only when one is missing from the cache dir (delete it to force a rebuild);
+# needs go + the Go module proxy (or a warm module cache), openssl, curl, kubectl.
+# Processes: each component runs in its own session/process group; $DIR/pids/<name>.pid holds the
+# pgid. `down` TERMs each group (KILL after 15 s). A failed `up` stops what it started but keeps
+# $DIR/logs for inspection; the next `up` cleans it. `up` on a healthy cluster returns at once.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+MODS="$HERE/cluster"
+
+GATEWAY_API_VERSION="v1.4.1"
+ISTIO_API_VERSION="v1.30.8"
+
+modver() { # modver <go.mod> <module path>
+  awk -v m="$2" '($1 == m || ($1 == "require" && $2 == m)) { print ($1 == "require" ? $3 : $2); exit }' "$1"
+}
+K8S_VERSION="$(modver "$MODS/kube/go.mod" k8s.io/kubernetes)"
+ETCD_VERSION="$(modver "$MODS/etcd/go.mod" go.etcd.io/etcd/server/v3)"
+KWOK_VERSION="$(modver "$MODS/kwok/go.mod" sigs.k8s.io/kwok)"
+
+CACHE="${SHIFTLANE_CACHE:-$HOME/.cache/shiftlane}"
+BIN="$CACHE/bin/${K8S_VERSION}-${ETCD_VERSION}-${KWOK_VERSION}"
+DIR="${SHIFTLANE_CLUSTER_DIR:-/tmp/shiftlane-cluster}"
+ETCD_PORT="${SHIFTLANE_ETCD_PORT:-23790}"
+ETCD_PEER_PORT="${SHIFTLANE_ETCD_PEER_PORT:-23800}"
+API_PORT="${SHIFTLANE_APISERVER_PORT:-16443}"
+KCM_PORT="${SHIFTLANE_KCM_PORT:-20257}"
+SCHED_PORT="${SHIFTLANE_SCHEDULER_PORT:-20259}"
+KWOK_PORT="${SHIFTLANE_KWOK_PORT:-20247}"
+NODES="${SHIFTLANE_NODES:-3}"
+KUBECONFIG_FILE="$DIR/kubeconfig"
+COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok) # start order
+BINARIES=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+
+log() { printf '[cluster %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+kc() { kubectl --kubeconfig "$KUBECONFIG_FILE" "$@"; }
+
+# ---------------------------------------------------------------- build
+build() {
+  local missing=() b
+  for b in "${BINARIES[@]}"; do [[ -x "$BIN/$b" ]] || missing+=("$b"); done
+  ((${#missing[@]})) || return 0
+  command -v go >/dev/null || die "go is required to build ${missing[*]} (into $BIN)"
+  log "building ${missing[*]} into $BIN (k8s $K8S_VERSION, etcd $ETCD_VERSION, kwok $KWOK_VERSION)"
+  mkdir -p "$BIN"
+  local tmp start=$SECONDS
+  tmp="$(mktemp -d "$BIN/.build.XXXXXX")"
+  export CGO_ENABLED=0
+  local minor="${K8S_VERSION#v1.}"; minor="${minor%%.*}"
+  local kld="-s -w" p
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    kld+=" -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
+    kld+=" -X $p.buildDate=1970-01-01T00:00:00Z"
+  done
+  local kpkgs=()
+  for b in kube-apiserver kube-controller-manager kube-scheduler; do
+    [[ -x "$BIN/$b" ]] || kpkgs+=("k8s.io/kubernetes/cmd/$b")
+  done
+  if ((${#kpkgs[@]})); then
+    (cd "$MODS/kube" && go build -trimpath -buildvcs=false -ldflags "$kld" -o "$tmp/" "${kpkgs[@]}") || die "building ${kpkgs[*]} failed"
+  fi
+  if [[ ! -x "$BIN/etcd" ]]; then
+    (cd "$MODS/etcd" && go build -trimpath -buildvcs=false -ldflags "-s -w" -o "$tmp/etcd" .) || die "building etcd failed"
+  fi
+  if [[ ! -x "$BIN/kwok" ]]; then
+    (cd "$MODS/kwok" && go build -trimpath -buildvcs=false -ldflags "-s -w" -o "$tmp/kwok" sigs.k8s.io/kwok/cmd/kwok) || die "building kwok failed"
+  fi
+  for b in "$tmp"/*; do mv -f "$b" "$BIN/"; done
+  rmdir "$tmp"
+  log "build done in $((SECONDS - start))s: $(du -sh "$BIN" | cut -f1) in $BIN"
+}
+
+# ---------------------------------------------------------------- certs / kubeconfigs
+gen_cert() { # gen_cert <name> <subject> [extensions]
+  local n="$1" subj="$2" ext="${3:-}"
+  openssl ecparam -name prime256v1 -genkey -noout -out "$DIR/pki/$n.key" 2>/dev/null
+  openssl req -new -key "$DIR/pki/$n.key" -subj "$subj" -out "$DIR/pki/$n.csr" 2>/dev/null
+  printf '%s\n' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" "$ext" >"$DIR/pki/$n.ext"
+  openssl x509 -req -in "$DIR/pki/$n.csr" -CA "$DIR/pki/ca.crt" -CAkey "$DIR/pki/ca.key" -CAcreateserial \
+    -days 3650 -sha256 -extfile "$DIR/pki/$n.ext" -out "$DIR/pki/$n.crt" 2>/dev/null
+  rm -f "$DIR/pki/$n.csr" "$DIR/pki/$n.ext"
+}
+
+write_kubeconfig() { # write_kubeconfig <file> <cert name> <user>
+  local f="$1" n="$2" u="$3"
+  cat >"$f" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: shiftlane
+  cluster:
+    server: https://127.0.0.1:$API_PORT
+    certificate-authority-data: $(base64 -w0 <"$DIR/pki/ca.crt")
+users:
+- name: $u
+  user:
+    client-certificate-data: $(base64 -w0 <"$DIR/pki/$n.crt")
+    client-key-data: $(base64 -w0 <"$DIR/pki/$n.key")
+contexts:
+- name: shiftlane
+  context:
+    cluster: shiftlane
+    user: $u
+current-context: shiftlane
+EOF
+  chmod 600 "$f"
+}
+
+gen_pki() {
+  command -v openssl >/dev/null || die "openssl is required (apt-get install openssl)"
+  mkdir -p "$DIR/pki"
+  openssl ecparam -name prime256v1 -genkey -noout -out "$DIR/pki/ca.key" 2>/dev/null
+  openssl req -x509 -new -key "$DIR/pki/ca.key" -subj "/CN=shiftlane-ca" -days 3650 -sha256 \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" \
+    -out "$DIR/pki/ca.crt" 2>/dev/null
+  gen_cert apiserver "/CN=kube-apiserver" \
+    "extendedKeyUsage=serverAuth
+subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+  gen_cert admin "/O=system:masters/CN=shiftlane-admin" "extendedKeyUsage=clientAuth"
+  gen_cert controller-manager "/CN=system:kube-controller-manager" "extendedKeyUsage=clientAuth"
+  gen_cert scheduler "/CN=system:kube-scheduler" "extendedKeyUsage=clientAuth"
+  gen_cert kwok "/O=system:masters/CN=kwok-controller" "extendedKeyUsage=clientAuth"
+  # service-account token signing key pair
+  openssl genrsa -out "$DIR/pki/sa.key" 2048 2>/dev/null
+  openssl rsa -in "$DIR/pki/sa.key" -pubout -out "$DIR/pki/sa.pub" 2>/dev/null
+  chmod 600 "$DIR"/pki/*.key
+  write_kubeconfig "$KUBECONFIG_FILE" admin shiftlane-admin
+  write_kubeconfig "$DIR/controller-manager.kubeconfig" controller-manager system:kube-controller-manager
+  write_kubeconfig "$DIR/scheduler.kubeconfig" scheduler system:kube-scheduler
+  write_kubeconfig "$DIR/kwok.kubeconfig" kwok kwok-controller
+}
+
+# ---------------------------------------------------------------- processes
+pid_of() { [[ -f "$DIR/pids/$1.pid" ]] && cat "$DIR/pids/$1.pid"; }
+running() { # running <pid>: exists and is not a zombie
+  local st
+  st="$(ps -o stat= -p "$1" 2>/dev/null)" && [[ -n "$st" && "$st" != Z* ]]
+}
+group_running() { ps -eo pgid=,stat= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ { f = 1 } END { exit !f }'; }
+alive() { local p; p="$(pid_of "$1")" && [[ -n "$p" ]] && running "$p"; }
+
+# start <name> <args...>: runs the binary in its own session/process group (pidfile holds the
+# pgid) under a tiny bash parent that reaps it, so no zombie is left when `up` has exited.
+start() {
+  local n="$1"; shift
+  log "starting $n"
+  setsid bash -c 'trap "kill -TERM \$c 2>/dev/null; wait \$c; exit" TERM; "$@" & c=$!; wait $c' \
+    "shiftlane-$n" "$BIN/$n" "$@" </dev/null >>"$DIR/logs/$n.log" 2>&1 &
+  echo $! >"$DIR/pids/$n.pid"
+}
+
+fail_component() {
+  local n="$1" why="$2"
+  log "ERROR: $n $why; last lines of $DIR/logs/$n.log:"
+  tail -n 40 "$DIR/logs/$n.log" >&2 || true
+  exit 1
+}
+
+wait_for() { # wait_for <component> <timeout s> <command...>
+  local n="$1" t="$2"; shift 2
+  local deadline=$((SECONDS + t))
+  until "$@" >/dev/null 2>&1; do
+    alive "$n" || fail_component "$n" "exited during startup"
+    ((SECONDS < deadline)) || fail_component "$n" "not ready after ${t}s"
+    sleep 0.2
+  done
+}
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+stop_all() {
+  local n p i
+  for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
+    n="${COMPONENTS[$i]}"
+    p="$(pid_of "$n" || true)"
+    [[ -n "$p" ]] || continue
+    kill -TERM -- "-$p" 2>/dev/null || true
+  done
+  for n in "${COMPONENTS[@]}"; do
+    p="$(pid_of "$n" || true)"
+    [[ -n "$p" ]] || continue
+    for ((i = 0; i < 150; i++)); do
+      group_running "$p" || break
+      sleep 0.1
+    done
+    if group_running "$p"; then
+      log "$n (pgid $p) did not stop on TERM, killing"
+      kill -KILL -- "-$p" 2>/dev/null || true
+    fi
+    rm -f "$DIR/pids/$n.pid"
+  done
+}
+
+on_up_exit() { # EXIT trap while `up` runs: on failure stop what was started, keep the logs
+  local rc=$?
+  ((rc == 0)) && return 0
+  log "up failed (exit $rc): stopping started components; logs stay in $DIR/logs (\`$0 down\` removes them)"
+  stop_all || true
+  exit "$rc"
+}
+
+healthy() {
+  local n
+  [[ -f "$KUBECONFIG_FILE" ]] || return 1
+  for n in "${COMPONENTS[@]}"; do alive "$n" || return 1; done
+  [[ "$(kc --request-timeout=5s get --raw /readyz 2>/dev/null)" == ok ]] || return 1
+}
+
+# ---------------------------------------------------------------- cluster objects
+nodes_manifest() {
+  local i
+  for ((i = 0; i < NODES; i++)); do
+    cat <<EOF
+---
+apiVersion: v1
+kind: Node
+metadata:
+  name: kwok-node-$i
+  annotations:
+    kwok.x-k8s.io/node: fake
+    node.alpha.kubernetes.io/ttl: "0"
+  labels:
+    type: kwok
+    kubernetes.io/arch: amd64
+    kubernetes.io/hostname: kwok-node-$i
+    kubernetes.io/os: linux
+    kubernetes.io/role: agent
+    node-role.kubernetes.io/agent: ""
+status:
+  addresses:
+  - {type: InternalIP, address: 10.0.0.$((10 + i))}
+  - {type: Hostname, address: kwok-node-$i}
+  allocatable: {cpu: "64", memory: 256Gi, pods: "500", ephemeral-storage: 1Ti}
+  capacity: {cpu: "64", memory: 256Gi, pods: "500", ephemeral-storage: 1Ti}
+  nodeInfo:
+    architecture: amd64
+    operatingSystem: linux
+    kubeletVersion: $K8S_VERSION
+EOF
+  done
+}
+
+moddir() { # go mod download, prints the module dir (verified against the checksum database)
+  local d
+  d="$(cd "$MODS/kube" && go mod download -json "$1" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p')"
+  [[ -n "$d" && -d "$d" ]] || die "go mod download $1 failed"
+  echo "$d"
+}
+
+install_crds() {
+  local gw istio crds=()
+  gw="$(moddir "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION")"
+  istio="$(moddir "istio.io/api@$ISTIO_API_VERSION")"
+  local files=("$gw"/config/crd/experimental/gateway.networking.*.yaml "$istio/kubernetes/customresourcedefinitions.gen.yaml")
+  log "applying CRDs: gateway-api $GATEWAY_API_VERSION (experimental channel), istio.io/api $ISTIO_API_VERSION"
+  local args=() f
+  for f in "${files[@]}"; do args+=(-f "$f"); done
+  kc apply --server-side --force-conflicts --field-manager=shiftlane-cluster "${args[@]}" >"$DIR/logs/crds.log" 2>&1 ||
+    { tail -n 20 "$DIR/logs/crds.log" >&2; die "applying CRDs failed (see $DIR/logs/crds.log)"; }
+  mapfile -t crds < <(sed -n 's/^\(customresourcedefinition\.apiextensions\.k8s\.io\/[^ ]*\) .*/\1/p' "$DIR/logs/crds.log")
+  ((${#crds[@]})) || die "no CRDs reported by kubectl apply (see $DIR/logs/crds.log)"
+  kc wait --for=condition=Established --timeout=60s "${crds[@]}" >/dev/null ||
+    die "CRDs did not become Established"
+  log "${#crds[@]} CRDs established"
+}
+
+# ---------------------------------------------------------------- up / down
+up() {
+  local t0=$SECONDS
+  if healthy; then
+    log "already running and healthy"
+    echo "$KUBECONFIG_FILE"
+    return 0
+  fi
+  if [[ -d "$DIR" ]]; then
+    log "state dir $DIR exists but the cluster is not healthy: tearing it down first"
+    down
+  fi
+  command -v kubectl >/dev/null || die "kubectl is required"
+  build
+  local p
+  for p in "$ETCD_PORT" "$ETCD_PEER_PORT" "$API_PORT" "$KCM_PORT" "$SCHED_PORT" "$KWOK_PORT"; do
+    port_free "$p" || die "port 127.0.0.1:$p is already in use (override with SHIFTLANE_*_PORT)"
+  done
+  mkdir -p "$DIR"/{logs,pids}
+  trap on_up_exit EXIT
+  gen_pki
+
+  start etcd --name shiftlane --data-dir "$DIR/etcd" \
+    --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
+    --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-cluster "shiftlane=http://127.0.0.1:$ETCD_PEER_PORT" --initial-cluster-state new \
+    --unsafe-no-fsync --quota-backend-bytes 4294967296 --log-level warn
+  wait_for etcd 30 curl -fsS "http://127.0.0.1:$ETCD_PORT/health"
+
+  local pki="$DIR/pki"
+  start kube-apiserver --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$API_PORT" \
+    --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
+    --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" --client-ca-file "$pki/ca.crt" \
+    --service-account-issuer https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
+    --service-cluster-ip-range 10.96.0.0/16 --authorization-mode Node,RBAC --allow-privileged=true \
+    --endpoint-reconciler-type none --profiling=false
+  wait_for kube-apiserver 60 kc --request-timeout=5s get --raw /readyz
+
+  start kube-controller-manager --kubeconfig "$DIR/controller-manager.kubeconfig" \
+    --authentication-kubeconfig "$DIR/controller-manager.kubeconfig" \
+    --authorization-kubeconfig "$DIR/controller-manager.kubeconfig" \
+    --bind-address 127.0.0.1 --secure-port "$KCM_PORT" --leader-elect=false --controllers '*' \
+    --use-service-account-credentials=true \
+    --service-account-private-key-file "$pki/sa.key" --root-ca-file "$pki/ca.crt" \
+    --cluster-signing-cert-file "$pki/ca.crt" --cluster-signing-key-file "$pki/ca.key" \
+    --service-cluster-ip-range 10.96.0.0/16 --profiling=false
+  start kube-scheduler --kubeconfig "$DIR/scheduler.kubeconfig" \
+    --authentication-kubeconfig "$DIR/scheduler.kubeconfig" --authorization-kubeconfig "$DIR/scheduler.kubeconfig" \
+    --bind-address 127.0.0.1 --secure-port "$SCHED_PORT" --leader-elect=false --profiling=false
+  start kwok --kubeconfig "$DIR/kwok.kubeconfig" \
+    --config "$MODS/stages/node.yaml" --config "$MODS/stages/pod.yaml" \
+    --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
+    --node-lease-duration-seconds 40 --cidr 10.244.0.0/16 --node-ip 10.0.0.1 \
+    --server-address "127.0.0.1:$KWOK_PORT"
+
+  nodes_manifest | kc apply -f - >/dev/null || die "creating nodes failed"
+  [[ "${SHIFTLANE_SKIP_CRDS:-}" == 1 ]] || install_crds
+
+  wait_for kube-controller-manager 60 curl -kfsS "https://127.0.0.1:$KCM_PORT/healthz"
+  wait_for kube-scheduler 60 curl -kfsS "https://127.0.0.1:$SCHED_PORT/healthz"
+  wait_for kwok 60 kc wait --for=condition=Ready node -l type=kwok --timeout=1s
+  wait_for kube-controller-manager 60 kc -n default get serviceaccount default
+  local n
+  for n in "${COMPONENTS[@]}"; do alive "$n" || fail_component "$n" "exited"; done
+  trap - EXIT
+  log "cluster up in $((SECONDS - t0))s (k8s $K8S_VERSION, etcd $ETCD_VERSION, kwok $KWOK_VERSION); logs in $DIR/logs"
+  log "export KUBECONFIG=$KUBECONFIG_FILE"
+  echo "$KUBECONFIG_FILE"
+}
+
+down() {
+  if [[ -d "$DIR/pids" ]]; then
+    log "stopping components"
+    stop_all
+  fi
+  # Safety net: processes running one of our cached binaries with our state dir on the command line.
+  local p left=()
+  for p in $(pgrep -f -- "^$CACHE/bin/" 2>/dev/null || true); do
+    tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF -- "$DIR/" && left+=("$p")
+  done
+  if ((${#left[@]})); then
+    log "killing leftover processes: ${left[*]}"
+    kill -KILL "${left[@]}" 2>/dev/null || true
+  fi
+  rm -rf "$DIR"
+  log "down: removed $DIR"
+}
+
+status() {
+  local n p
+  for n in "${COMPONENTS[@]}"; do
+    p="$(pid_of "$n" 2>/dev/null || true)"
+    if alive "$n"; then echo "$n: running (pid $p)"; else echo "$n: not running"; fi
+  done
+  if healthy; then kc get nodes; else echo "cluster not healthy"; return 1; fi
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  build) build ;;
+  env) echo "export KUBECONFIG=$KUBECONFIG_FILE" ;;
+  *) echo "usage: $0 {up|down|status|build|env}" >&2; exit 2 ;;
+esac
