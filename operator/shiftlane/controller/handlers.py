@@ -97,6 +97,11 @@ async def reconcile_key(key: Key) -> None:
     rollout = next(iter(rollouts.get(key, [])), None)
     try:
         await state.reconciler.reconcile(key, rollout, revisions.get(key, []), services.get(key, []), _wake)
+    except client.ApiException as error:
+        if error.status == 403 and "being terminated" in str(error.body):
+            return  # the namespace is going away with the Rollout; nothing to converge
+        log.warning("reconcile of %s/%s failed (%s %s); retrying in %ss", *key, error.status, error.reason, RETRY_SECONDS)
+        asyncio.get_running_loop().call_later(RETRY_SECONDS, _wake, key, RETRY_SECONDS)
     except Exception:
         # Level-triggered: a failed write is retried by recomputing everything a little later.
         log.exception("reconcile of %s/%s failed; retrying in %ss", *key, RETRY_SECONDS)
