@@ -55,9 +55,10 @@ def _free_port() -> int:
 class Operator:
     """`shiftlane run` as a subprocess with the chart's ServiceAccount token; start/kill/restart."""
 
-    def __init__(self, kubeconfig: str, log_path: Path):
+    def __init__(self, kubeconfig: str, log_path: Path, namespaces: list[str] | None = None):
         self.kubeconfig = kubeconfig
         self.log_path = log_path
+        self.namespaces = namespaces or []
         self.proc: subprocess.Popen[bytes] | None = None
         self.health_port = 0
         self.metrics_port = 0
@@ -66,7 +67,7 @@ class Operator:
         assert self.proc is None, "operator already running"
         self.metrics_port, self.health_port = _free_port(), _free_port()
         env = {**os.environ, "KUBECONFIG": self.kubeconfig}
-        env.pop("SHIFTLANE_WATCH_NAMESPACES", None)
+        env["SHIFTLANE_WATCH_NAMESPACES"] = ",".join(self.namespaces)
         log = open(self.log_path, "ab")
         log.write(f"\n===== operator start {time.strftime('%H:%M:%S')} =====\n".encode())
         log.flush()
@@ -162,11 +163,7 @@ def release(crd: None) -> Iterator[str]:
          "--set", "replicaCount=0", "--wait", "--timeout", "120s")
     status = release_status()
     assert status is not None and status["info"]["status"] == "deployed", f"release not deployed: {status}"
-    sa = kubectl("get", "deployments", "-n", RELEASE_NAMESPACE, "-l", f"app.kubernetes.io/instance={RELEASE}",
-                 "-o", "jsonpath={.items[0].spec.template.spec.serviceAccountName}").stdout.strip()
-    assert sa, "the chart's Deployment names no ServiceAccount"
-    kubectl("get", "serviceaccount", sa, "-n", RELEASE_NAMESPACE)
-    yield sa
+    yield chart_service_account(RELEASE, RELEASE_NAMESPACE)
     if os.environ.get("SHIFTLANE_E2E_KEEP"):
         return
     if before is None:
@@ -175,23 +172,35 @@ def release(crd: None) -> Iterator[str]:
         helm("rollback", RELEASE, str(before["version"]), "-n", RELEASE_NAMESPACE, check=False)
 
 
+def chart_service_account(release: str, namespace: str) -> str:
+    sa = kubectl("get", "deployments", "-n", namespace, "-l", f"app.kubernetes.io/instance={release}",
+                 "-o", "jsonpath={.items[0].spec.template.spec.serviceAccountName}").stdout.strip()
+    assert sa, "the chart's Deployment names no ServiceAccount"
+    kubectl("get", "serviceaccount", sa, "-n", namespace)
+    return sa
+
+
 @pytest.fixture(scope="session")
 def token_kubeconfig(release: str, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A kubeconfig for the chart's ServiceAccount: same server and CA as $KUBECONFIG, a bound token."""
-    token = kubectl("create", "token", release, "-n", RELEASE_NAMESPACE, "--duration=2h").stdout.strip()
+    return write_token_kubeconfig(release, RELEASE_NAMESPACE, tmp_path_factory.mktemp("operator") / "kubeconfig")
+
+
+def write_token_kubeconfig(service_account: str, namespace: str, path: Path) -> str:
+    """A kubeconfig for a ServiceAccount: same server and CA as $KUBECONFIG, a bound token."""
+    token = kubectl("create", "token", service_account, "-n", namespace, "--duration=2h").stdout.strip()
     admin = yaml.safe_load(kubectl("config", "view", "--raw", "--minify", "-o", "yaml").stdout)
     cluster = dict(admin["clusters"][0]["cluster"])
     if "certificate-authority" in cluster:  # inline a CA file so the kubeconfig stands alone
         cluster["certificate-authority-data"] = base64.b64encode(Path(cluster.pop("certificate-authority")).read_bytes()).decode()
+    user = f"system:serviceaccount:{namespace}:{service_account}"
     config = {
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [{"name": "e2e", "cluster": cluster}],
-        "users": [{"name": f"system:serviceaccount:{RELEASE_NAMESPACE}:{release}", "user": {"token": token}}],
-        "contexts": [{"name": "e2e", "context": {"cluster": "e2e", "user": f"system:serviceaccount:{RELEASE_NAMESPACE}:{release}"}}],
+        "users": [{"name": user, "user": {"token": token}}],
+        "contexts": [{"name": "e2e", "context": {"cluster": "e2e", "user": user}}],
         "current-context": "e2e",
     }
-    path = tmp_path_factory.mktemp("operator") / "kubeconfig"
     path.write_text(yaml.safe_dump(config))
     path.chmod(0o600)
     return str(path)
