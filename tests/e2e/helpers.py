@@ -16,6 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from shiftlane.cli.kubectl import iter_json_objects
+
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 GROUP_RESOURCE = "rollouts.shiftlane.io"
@@ -254,25 +256,11 @@ class DeploymentWatch:
 
     def _read(self) -> None:
         assert self._proc.stdout is not None
-        decoder = json.JSONDecoder()
-        buffer = ""
-        for line in self._proc.stdout:
-            buffer += line
-            while True:
-                stripped = buffer.lstrip()
-                if not stripped:
-                    buffer = ""
-                    break
-                try:
-                    event, end = decoder.raw_decode(stripped)
-                except json.JSONDecodeError:
-                    buffer = stripped
-                    break
-                buffer = stripped[end:]
-                obj = event.get("object") or {}
-                revision = ((obj.get("metadata") or {}).get("labels") or {}).get(REVISION_LABEL)
-                if revision:
-                    self.events.append((event.get("type", ""), revision, deployment_state(obj)))
+        for event in iter_json_objects(self._proc.stdout):
+            obj = event.get("object") or {}
+            revision = ((obj.get("metadata") or {}).get("labels") or {}).get(REVISION_LABEL)
+            if revision:
+                self.events.append((event.get("type", ""), revision, deployment_state(obj)))
 
     def states(self) -> list[dict[str, dict[str, Any]]]:
         current: dict[str, dict[str, Any]] = {}
