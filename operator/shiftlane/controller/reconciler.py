@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic import ValidationError
@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from shiftlane import metrics
 from shiftlane.api.revision import revision_of
 from shiftlane.api.spec import RolloutSpec
-from shiftlane.api.status import Command, RolloutStatus
+from shiftlane.api.status import RolloutStatus
 from shiftlane.engine.interpret import interpret
 from shiftlane.engine.model import Decision, Event, Observation, Verdict
 from shiftlane.kube.labels import revision_name, service_name
@@ -117,7 +117,7 @@ class Reconciler:
             # No analysis provider is wired in yet: an analysis step pauses as inconclusive so a
             # person decides (promote or abort); the analysis issue replaces this with real verdicts.
             inconclusive = {a.key: Verdict.INCONCLUSIVE for a in decision.analyses}
-            decision = interpret(spec, status, _with_analysis(observation, inconclusive), now)
+            decision = interpret(spec, status, replace(observation, analysis=inconclusive), now)
         await self._apply(rollout, decision, observation, services)
         for event in decision.events:
             self.emit(rollout, event)
@@ -164,20 +164,7 @@ class Reconciler:
             self._timers[key] = asyncio.get_running_loop().call_later(delay + 0.05, wake, key, delay)
 
 
-def _with_analysis(observation: Observation, verdicts: dict[str, Verdict]) -> Observation:
-    return Observation(
-        generation=observation.generation,
-        template_revision=observation.template_revision,
-        revisions=observation.revisions,
-        analysis={**observation.analysis, **verdicts},
-        routers=observation.routers,
-        command=observation.command,
-    )
-
-
 def _with_nulls(document: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
     """A merge patch clears a field only when it is sent as null."""
     return {**{k: None for k in current if k not in document}, **document}
 
-
-__all__ = ["Reconciler", "Command"]
