@@ -245,6 +245,7 @@ def test_deployment_defaults(helm: str, tmp_path: Path) -> None:
     assert container["args"][0] == "run"
     assert "--metrics-port=8080" in container["args"]
     assert "--health-port=8081" in container["args"]
+    assert "--leader-elect" in container["args"]  # replicas beyond one wait for the Lease
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert ports == {"http-metrics": 8080, "http-health": 8081}
     for probe in ("livenessProbe", "readinessProbe"):
@@ -300,6 +301,11 @@ def test_image_digest(helm: str, tmp_path: Path) -> None:
     digest = "sha256:" + "a" * 64
     docs = render(helm, tmp_path, {"image": {"repository": "r/shiftlane", "pullPolicy": "IfNotPresent", "digest": digest}})
     assert operator_container(docs)["image"] == f"r/shiftlane@{digest}"
+
+
+def test_leader_election_can_be_turned_off(helm: str, tmp_path: Path) -> None:
+    docs = render(helm, tmp_path, {"leaderElection": {"enabled": False}})
+    assert "--leader-elect" not in operator_container(docs)["args"]
 
 
 def test_pod_scheduling_and_extras(helm: str, tmp_path: Path) -> None:

@@ -55,10 +55,13 @@ def _free_port() -> int:
 class Operator:
     """`shiftlane run` as a subprocess with the chart's ServiceAccount token; start/kill/restart."""
 
-    def __init__(self, kubeconfig: str, log_path: Path, namespaces: list[str] | None = None):
+    def __init__(self, kubeconfig: str, log_path: Path, namespaces: list[str] | None = None,
+                 extra_args: tuple[str, ...] = (), extra_env: dict[str, str] | None = None):
         self.kubeconfig = kubeconfig
         self.log_path = log_path
         self.namespaces = namespaces or []
+        self.extra_args = extra_args
+        self.extra_env = extra_env or {}
         self.proc: subprocess.Popen[bytes] | None = None
         self.health_port = 0
         self.metrics_port = 0
@@ -68,11 +71,13 @@ class Operator:
         self.metrics_port, self.health_port = _free_port(), _free_port()
         env = {**os.environ, "KUBECONFIG": self.kubeconfig}
         env["SHIFTLANE_WATCH_NAMESPACES"] = ",".join(self.namespaces)
+        env.update(self.extra_env)
         log = open(self.log_path, "ab")
         log.write(f"\n===== operator start {time.strftime('%H:%M:%S')} =====\n".encode())
         log.flush()
         self.proc = subprocess.Popen(
-            [str(BIN / "shiftlane"), "run", "--metrics-port", str(self.metrics_port), "--health-port", str(self.health_port)],
+            [str(BIN / "shiftlane"), "run", "--metrics-port", str(self.metrics_port), "--health-port", str(self.health_port),
+             *self.extra_args],
             stdout=log, stderr=subprocess.STDOUT, env=env,
         )
         log.close()

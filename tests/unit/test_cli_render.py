@@ -331,9 +331,12 @@ def test_shiftlane_run_passes_options(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setenv("SHIFTLANE_WATCH_NAMESPACES", "a, b,,")
     assert shiftlane_main(["run"]) == 0
-    assert calls[-1] == {"namespaces": ["a", "b"], "metrics_port": 8080, "health_port": 8081, "verbose": False}
-    assert shiftlane_main(["run", "--namespace", "x", "--namespace=y", "--metrics-port=9090", "--health-port", "9091", "--verbose"]) == 0
-    assert calls[-1] == {"namespaces": ["x", "y"], "metrics_port": 9090, "health_port": 9091, "verbose": True}
+    assert calls[-1] == {"namespaces": ["a", "b"], "metrics_port": 8080, "health_port": 8081, "verbose": False,
+                         "leader_elect": False}
+    argv = ["run", "--namespace", "x", "--namespace=y", "--metrics-port=9090", "--health-port", "9091", "--verbose", "--leader-elect"]
+    assert shiftlane_main(argv) == 0
+    assert calls[-1] == {"namespaces": ["x", "y"], "metrics_port": 9090, "health_port": 9091, "verbose": True,
+                         "leader_elect": True}
     monkeypatch.setenv("SHIFTLANE_WATCH_NAMESPACES", "")
     assert shiftlane_main(["run"]) == 0
     assert calls[-1]["namespaces"] == []

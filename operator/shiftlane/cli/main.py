@@ -24,6 +24,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         metrics_port=args.metrics_port,
         health_port=args.health_port,
         verbose=args.verbose,
+        leader_elect=args.leader_elect,
     )
     return result if isinstance(result, int) else 0
 
@@ -76,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--metrics-port", type=int, default=8080, help="Prometheus metrics port (default 8080)")
     run.add_argument("--health-port", type=int, default=8081, help="liveness/readiness port (default 8081)")
     run.add_argument("--verbose", "-v", action="store_true", help="debug logging")
+    run.add_argument("--leader-elect", action="store_true",
+                     help="act only while holding the Lease shiftlane-leader in $POD_NAMESPACE (for several replicas)")
     run.set_defaults(func=cmd_run)
 
     crd = sub.add_parser("crd", help="print the CustomResourceDefinitions as YAML")

@@ -1,26 +1,67 @@
-"""Start the operator: metrics endpoint, then kopf with the liveness endpoint."""
+"""Start the operator: metrics endpoint, optional leader election, then kopf with the liveness endpoint."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 
 import kopf
+from aiohttp import web
+from kubernetes_asyncio import client, config
 from prometheus_client import start_http_server
 
+from shiftlane.controller.leader import LeaseElector
 
-def run_operator(namespaces: list[str], metrics_port: int, health_port: int, verbose: bool = False) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+LEASE_NAME = "shiftlane-leader"
+
+
+def run_operator(namespaces: list[str], metrics_port: int, health_port: int, verbose: bool = False,
+                 leader_elect: bool = False) -> None:
+    level = "DEBUG" if verbose else os.environ.get("SHIFTLANE_LOG_LEVEL", "info").upper()
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not verbose:
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)  # one line per handler call is noise
     import shiftlane.controller.handlers  # noqa: F401  (registers the handlers)
 
     start_http_server(metrics_port)
-    asyncio.run(
-        kopf.operator(
-            clusterwide=not namespaces,
-            namespaces=namespaces,
-            standalone=True,
-            liveness_endpoint=f"http://0.0.0.0:{health_port}/healthz",
-        )
+    operator = kopf.operator(
+        clusterwide=not namespaces,
+        namespaces=namespaces,
+        standalone=True,
+        liveness_endpoint=f"http://0.0.0.0:{health_port}/healthz",
     )
+    asyncio.run(_elected(operator, health_port) if leader_elect else operator)
+
+
+async def _standby_health(port: int) -> web.AppRunner:
+    """A standby answers /healthz itself, so its liveness probe does not restart it while it waits."""
+    app = web.Application()
+    app.router.add_get("/healthz", lambda _: web.json_response({"standby": True}))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "0.0.0.0", port).start()
+    return runner
+
+
+async def _elected(operator, health_port: int) -> None:
+    """Run kopf only while this replica holds the Lease; losing it ends the process (and its pod restarts)."""
+    try:
+        config.load_incluster_config()
+    except config.ConfigException:
+        await config.load_kube_config()
+    async with client.ApiClient() as api:
+        namespace = os.environ.get("POD_NAMESPACE", "default")
+        identity = os.environ.get("POD_NAME") or socket.gethostname()
+        elector = LeaseElector(api, namespace, LEASE_NAME, identity)
+        standby = await _standby_health(health_port)
+        await elector.acquire()
+        await standby.cleanup()  # kopf serves /healthz from here on
+        running = asyncio.ensure_future(operator)
+        keeping = asyncio.ensure_future(elector.keep())
+        done, pending = await asyncio.wait({running, keeping}, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        for task in done:
+            task.result()
