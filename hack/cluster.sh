@@ -41,6 +41,8 @@
 # pgid. `down` TERMs each group (KILL after 15 s). A failed `up` stops what it started but keeps
 # $DIR/logs for inspection; the next `up` cleans it. `up` on a healthy cluster returns at once.
 set -euo pipefail
+# Go may sit in its default place without being on a non-login PATH (as in CI).
+command -v go >/dev/null || [[ ! -x /usr/local/go/bin/go ]] || PATH="$PATH:/usr/local/go/bin"
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 MODS="$HERE/cluster"
