@@ -13,4 +13,5 @@ bash hack/cluster.sh up
 export KUBECONFIG="$SHIFTLANE_CLUSTER_DIR/kubeconfig"
 
 .venv/bin/lint-imports
-.venv/bin/pytest -q -p no:cacheprovider tests "$@"
+# Tiers in order: the e2e session starts an operator, which must not act on the integration tests' objects.
+.venv/bin/pytest -q -p no:cacheprovider tests/unit tests/chart tests/integration tests/e2e "$@"

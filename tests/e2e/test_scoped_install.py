@@ -24,12 +24,13 @@ def can(sa: str, verb: str, resource: str, namespace: str) -> bool:
     return answer == "yes"
 
 
-def test_scoped_operator_reaches_only_its_namespaces(crd: None, tmp_path: Path) -> None:
+def test_scoped_operator_reaches_only_its_namespaces(crd: None, operator: Operator, tmp_path: Path) -> None:
+    operator.stop()  # the session's cluster-wide operator would act in every namespace
     suffix = uuid.uuid4().hex[:5]
     granted, other = Namespace(f"e2e-granted-{suffix}"), Namespace(f"e2e-other-{suffix}")
     for ns in (granted, other):
         kubectl("create", "namespace", ns.name)
-    operator = None
+    scoped = None
     try:
         helm("upgrade", "--install", RELEASE, str(CHART), "-n", RELEASE_NAMESPACE, "--create-namespace", "--skip-crds",
              "--set", "replicaCount=0", "--set", f"watchNamespaces[0]={granted.name}", "--wait", "--timeout", "120s")
@@ -46,8 +47,8 @@ def test_scoped_operator_reaches_only_its_namespaces(crd: None, tmp_path: Path) 
         denied = kubectl("get", "deployments", "-n", other.name, kubeconfig=kubeconfig, check=False)
         assert denied.returncode != 0 and "forbidden" in denied.stderr.lower()
 
-        operator = Operator(kubeconfig, tmp_path / "operator.log", namespaces=[granted.name])
-        operator.start()
+        scoped = Operator(kubeconfig, tmp_path / "operator.log", namespaces=[granted.name])
+        scoped.start()
         for ns in (granted, other):
             ns.apply(rollout_manifest("web", {"recreate": {}}, replicas=2))
         granted.wait_phase("web", "Healthy", 30)
@@ -55,8 +56,9 @@ def test_scoped_operator_reaches_only_its_namespaces(crd: None, tmp_path: Path) 
         assert "status" not in other.rollout("web")
         assert other.deployments("web") == {}
     finally:
-        if operator:
-            operator.stop()
+        if scoped:
+            scoped.stop()
+        operator.start()
         helm("uninstall", RELEASE, "-n", RELEASE_NAMESPACE, "--wait", "--timeout", "60s", check=False)
         for ns in (granted, other, Namespace(RELEASE_NAMESPACE)):
             kubectl("delete", "namespace", ns.name, "--wait=false", check=False)
