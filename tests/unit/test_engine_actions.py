@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from shiftlane.api.status import Phase
 from shiftlane.engine.interpret import analysis_key
 from shiftlane.engine.model import Verdict
@@ -236,3 +238,23 @@ def test_router_strategy_without_routing_stalls_instead_of_crashing() -> None:
     decision = world.run()
     assert decision.status.phase is Phase.DEGRADED
     assert "trafficRouting" in decision.status.message
+
+
+def test_progress_deadline_counts_from_the_last_progress_not_the_step_start() -> None:
+    world = rolling_out({"canary": {"steps": [{"setWeight": 100}]}}, progressDeadlineSeconds=60)
+    canary = world.template_revision
+    world.never_ready.add(canary)
+    world.run()
+    assert world.revisions[canary].spec_replicas == 4 and world.revisions[canary].available == 0
+    for ready in (1, 2, 3):  # one more pod every 50 s: slow, but progressing
+        world.now += 50
+        world.revisions[canary] = replace(world.revisions[canary], ready=ready, available=ready)
+        assert world.decide().status.phase is Phase.PROGRESSING
+    world.now += 59
+    assert world.decide().status.phase is Phase.PROGRESSING
+    world.now += 2  # nothing for longer than the deadline
+    decision = world.decide()
+    assert decision.status.phase is Phase.DEGRADED
+    world.revisions[canary] = replace(world.revisions[canary], ready=4, available=4)
+    assert world.decide().status.phase is not Phase.DEGRADED  # progress resumed
+    assert "ProgressResumed" in world.events()

@@ -59,6 +59,8 @@ class RolloutStatus(Model):
     step_count: int | None = None
     step_started_at: float | None = None
     promoted_full_from: int | None = None
+    progress_at: float | None = None  # when the waited-for revision last gained or lost pods
+    progress_mark: str | None = None
     rollout_started_at: float | None = None
     stable_revision: str | None = None
     canary_revision: str | None = None

@@ -246,7 +246,7 @@ class _Interpretation:
             waiting = "paused" + (" by user" if s["paused_by_user"] else " (spec.paused)")
         phase = Phase.PAUSED if waiting.startswith(("paused", "analysis inconclusive")) else Phase.PROGRESSING
         if isinstance(step, (Scale, SetWeight)) and not self.paused:
-            phase = self.check_deadline(phase)
+            phase = self.check_deadline(step, phase)
         if s["aborted"]:  # a failed analysis or the progress deadline
             return self.aborted(plan)
         phase = Phase.DEGRADED if s["degraded"] else phase
@@ -294,9 +294,18 @@ class _Interpretation:
             return False, f"analysis {', '.join(step.templates)} running"
         return True, ""  # header routes, mirrors and Finish take effect as soon as they are applied
 
-    def check_deadline(self, phase: Phase) -> Phase:
+    def check_deadline(self, step: Scale | SetWeight, phase: Phase) -> Phase:
+        """Degraded when the revision the step waits for gains no available pod for progressDeadlineSeconds."""
         s = self.s
-        deadline = s["step_started_at"] + self.spec.progress_deadline_seconds
+        waited = s["stable_revision"] if isinstance(step, Scale) and step.role is Role.STABLE else s["canary_revision"]
+        observed = self.observed(waited)
+        mark = f"{s['current_step_index']}/{observed.available if observed else 0}/{observed.replicas if observed else 0}"
+        if mark != s["progress_mark"]:
+            if s["degraded"] and not s["aborted"]:
+                s["degraded"] = False
+                self.event("ProgressResumed", f"step {s['current_step_index']} is progressing again")
+            s.update(progress_mark=mark, progress_at=self.now)
+        deadline = s["progress_at"] + self.spec.progress_deadline_seconds
         if self.now < deadline:
             self.wake_at(deadline)
             return phase
