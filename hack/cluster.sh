@@ -350,10 +350,12 @@ up() {
     --use-service-account-credentials=true \
     --service-account-private-key-file "$pki/sa.key" --root-ca-file "$pki/ca.crt" \
     --cluster-signing-cert-file "$pki/ca.crt" --cluster-signing-key-file "$pki/ca.key" \
-    --service-cluster-ip-range 10.96.0.0/16 --profiling=false
+    --service-cluster-ip-range 10.96.0.0/16 --profiling=false \
+    --kube-api-qps 200 --kube-api-burst 400  # the default 20 qps paces large benchmarks, not the operator
   start kube-scheduler --kubeconfig "$DIR/scheduler.kubeconfig" \
     --authentication-kubeconfig "$DIR/scheduler.kubeconfig" --authorization-kubeconfig "$DIR/scheduler.kubeconfig" \
-    --bind-address 127.0.0.1 --secure-port "$SCHED_PORT" --leader-elect=false --profiling=false
+    --bind-address 127.0.0.1 --secure-port "$SCHED_PORT" --leader-elect=false --profiling=false \
+    --kube-api-qps 200 --kube-api-burst 400
   start kwok --kubeconfig "$DIR/kwok.kubeconfig" \
     --config "$MODS/stages/node.yaml" --config "$MODS/stages/pod.yaml" \
     --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
