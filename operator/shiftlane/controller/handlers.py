@@ -17,9 +17,9 @@ from shiftlane.api.crd import GROUP, PLURAL, VERSION
 from shiftlane.controller.reconciler import Key, Reconciler
 from shiftlane.engine.model import Event
 from shiftlane.kube.labels import ROLLOUT_LABEL
-from shiftlane.kube.revisions import RevisionWriter
-from shiftlane.kube.rollouts import StatusWriter
-from shiftlane.kube.services import ServiceWriter
+from shiftlane.kube.revisions import RevisionWriter, slim_deployment
+from shiftlane.kube.rollouts import StatusWriter, slim_rollout
+from shiftlane.kube.services import ServiceWriter, slim_service
 
 log = logging.getLogger("shiftlane")
 RETRY_SECONDS = 5.0
@@ -58,17 +58,17 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
 
 @kopf.index(GROUP, VERSION, PLURAL)
 def shiftlane_rollouts(body: kopf.Body, namespace: str, name: str, **_: Any) -> dict[Key, dict[str, Any]]:
-    return {(namespace, name): _plain(body)}
+    return {(namespace, name): slim_rollout(_plain(body))}
 
 
 @kopf.index("apps", "v1", "deployments", labels={ROLLOUT_LABEL: kopf.PRESENT})
 def shiftlane_revisions(body: kopf.Body, namespace: str, labels: kopf.Labels, **_: Any) -> dict[Key, dict[str, Any]]:
-    return {(namespace, labels[ROLLOUT_LABEL]): _plain(body)}
+    return {(namespace, labels[ROLLOUT_LABEL]): slim_deployment(_plain(body))}
 
 
 @kopf.index("", "v1", "services", labels={ROLLOUT_LABEL: kopf.PRESENT})
 def shiftlane_services(body: kopf.Body, namespace: str, labels: kopf.Labels, **_: Any) -> dict[Key, dict[str, Any]]:
-    return {(namespace, labels[ROLLOUT_LABEL]): _plain(body)}
+    return {(namespace, labels[ROLLOUT_LABEL]): slim_service(_plain(body))}
 
 
 def _plain(body: kopf.Body) -> dict[str, Any]:

@@ -58,6 +58,7 @@ class Reconciler:
             return None
         if fresh is not None and _rv(fresh) > _rv(indexed):
             return fresh
+        self._fresh.pop(key, None)  # the watch has caught up
         return indexed
 
     async def reconcile(

@@ -13,6 +13,23 @@ from shiftlane.kube.labels import FIELD_MANAGER, REVISION_LABEL, REVISION_NUMBER
 APPLY = "application/apply-patch+yaml"
 
 
+_COUNTS = ("replicas", "readyReplicas", "availableReplicas")
+
+
+def slim_deployment(deployment: dict[str, Any]) -> dict[str, Any]:
+    """Only what observe_revision reads: a watch cache of 1,000 Rollouts' revisions stays small."""
+    meta = deployment["metadata"]
+    return {
+        "metadata": {
+            "name": meta["name"],
+            "labels": dict(meta.get("labels") or {}),
+            "annotations": {REVISION_NUMBER: (meta.get("annotations") or {}).get(REVISION_NUMBER, "0")},
+        },
+        "spec": {"replicas": (deployment.get("spec") or {}).get("replicas", 0)},
+        "status": {k: v for k, v in (deployment.get("status") or {}).items() if k in _COUNTS},
+    }
+
+
 def observe_revision(deployment: dict[str, Any]) -> RevisionObservation:
     meta, spec, status = deployment["metadata"], deployment.get("spec") or {}, deployment.get("status") or {}
     return RevisionObservation(

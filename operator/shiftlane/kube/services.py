@@ -48,6 +48,12 @@ def service_manifest(rollout: dict[str, Any], suffix: str, revision: str | None,
     }
 
 
+def slim_service(service: dict[str, Any]) -> dict[str, Any]:
+    """Only what `differs` reads."""
+    spec = service.get("spec") or {}
+    return {"metadata": {"name": service["metadata"]["name"]}, "spec": {"selector": spec.get("selector"), "ports": spec.get("ports", [])}}
+
+
 def differs(observed: dict[str, Any] | None, manifest: dict[str, Any]) -> bool:
     if observed is None:
         return True
