@@ -24,12 +24,18 @@ RECONCILE_ERRORS = Counter("shiftlane_reconcile_errors_total", "Reconciles that 
 _ENDINGS = {"RolloutCompleted": "completed", "RolloutAborted": "aborted", "RolloutSuperseded": "superseded"}
 
 
+# The info series of each Rollout, to replace it when its revisions change.
+_info_labels: dict[tuple[str, str], tuple[str, ...]] = {}
+
+
 def record(namespace: str, name: str, status: RolloutStatus, events: list[str], started_at: float | None, now: float) -> None:
-    for old in [labels for labels in _info_labels.get((namespace, name), [])]:
-        ROLLOUT_INFO.remove(*old)
     labels = (namespace, name, status.strategy or "", status.stable_revision or "", status.canary_revision or "")
-    ROLLOUT_INFO.labels(*labels).set(1)
-    _info_labels[(namespace, name)] = [labels]
+    old = _info_labels.get((namespace, name))
+    if old != labels:
+        if old:
+            ROLLOUT_INFO.remove(*old)
+        ROLLOUT_INFO.labels(*labels).set(1)
+        _info_labels[(namespace, name)] = labels
     for phase in Phase:
         ROLLOUT_PHASE.labels(namespace, name, phase.value).set(1 if status.phase is phase else 0)
     ROLLOUT_STEP.labels(namespace, name).set(-1 if status.current_step_index is None else status.current_step_index)
@@ -44,13 +50,11 @@ def record(namespace: str, name: str, status: RolloutStatus, events: list[str], 
 
 
 def forget(namespace: str, name: str) -> None:
-    for labels in _info_labels.pop((namespace, name), []):
-        ROLLOUT_INFO.remove(*labels)
+    old = _info_labels.pop((namespace, name), None)
+    if old:
+        ROLLOUT_INFO.remove(*old)
     for phase in Phase:
         ROLLOUT_PHASE.remove(namespace, name, phase.value)
     ROLLOUT_STEP.remove(namespace, name)
     for role in ("canary", "stable"):
         TRAFFIC_WEIGHT.remove(namespace, name, role)
-
-
-_info_labels: dict[tuple[str, str], list[tuple[str, ...]]] = {}

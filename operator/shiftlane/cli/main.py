@@ -92,16 +92,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def run_command(command, *args) -> int:
+    """Exit codes of both command-line tools for an interrupt or a closed pipe."""
     try:
-        return args.func(args)
+        return command(*args)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         # `shiftlane crd | head`: not an error worth a traceback.
         sys.stderr.close()
         return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return run_command(args.func, args)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from typing import Any
 
 from shiftlane.api.spec import TRAFFIC_ROUTERS
 from shiftlane.cli.kubectl import Kubectl, KubectlError
+from shiftlane.cli.main import add_plan_arguments, run_command
 
 # CLI action -> status.command.name
 ACTIONS = {
@@ -155,7 +156,6 @@ def _common(default: Any) -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from shiftlane.cli.main import add_plan_arguments
 
     parser = argparse.ArgumentParser(
         prog="kubectl shiftlane",
@@ -208,19 +208,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     kube = Kubectl(namespace=args.namespace, context=args.context, kubeconfig=args.kubeconfig)
+    return run_command(_reporting_errors, args.func, kube, args)
+
+
+def _reporting_errors(command, kube: Kubectl, args: argparse.Namespace) -> int:
     try:
-        return args.func(kube, args)
+        return command(kube, args)
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KubectlError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:
-        sys.stderr.close()
-        return 0
 
 
 if __name__ == "__main__":

@@ -11,18 +11,16 @@ import logging
 from typing import Any
 
 import kopf
-from kubernetes_asyncio import client, config
 
 from shiftlane.api.crd import GROUP, PLURAL, VERSION
 from shiftlane.controller.reconciler import Key, Reconciler
 from shiftlane.engine.model import Event
+from shiftlane.kube.client import api_client
 from shiftlane.kube.labels import ROLLOUT_LABEL
 from shiftlane.kube.revisions import RevisionWriter, slim_deployment
 from shiftlane.kube.rollouts import StatusWriter, slim_rollout
 from shiftlane.kube.services import ServiceWriter, slim_service
 
-log = logging.getLogger("shiftlane")
-RETRY_SECONDS = 5.0
 
 
 class _Operator:
@@ -51,11 +49,7 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     # kopf waits this long for more events of one object before handling; the default 0.1 s would
     # be most of the 0.2 s step budget, and reconciles are level-triggered anyway.
     settings.batching.batch_window = 0.01
-    try:
-        config.load_incluster_config()
-    except config.ConfigException:
-        await config.load_kube_config()
-    api = client.ApiClient()
+    api = await api_client()
     state.reconciler = Reconciler(RevisionWriter(api), ServiceWriter(api), StatusWriter(api), _emit)
 
 
@@ -98,18 +92,8 @@ async def reconcile_key(key: Key) -> None:
         return
     rollouts, revisions, services = state.indexes
     rollout = next(iter(rollouts.get(key, [])), None)
-    try:
-        await state.reconciler.reconcile(key, rollout, revisions.get(key, []), services.get(key, []), _wake)
-    except client.ApiException as error:
-        if error.status == 403 and "being terminated" in str(error.body):
-            return  # the namespace is going away with the Rollout; nothing to converge
-        log.warning("reconcile of %s/%s failed (%s %s); retrying in %ss", *key, error.status, error.reason, RETRY_SECONDS)
-        asyncio.get_running_loop().call_later(RETRY_SECONDS, _wake, key, RETRY_SECONDS)
-    except Exception:
-        # Level-triggered: a failed write is retried by recomputing everything a little later.
-        log.exception("reconcile of %s/%s failed; retrying in %ss", *key, RETRY_SECONDS)
-        asyncio.get_running_loop().call_later(RETRY_SECONDS, _wake, key, RETRY_SECONDS)
+    await state.reconciler.reconcile(key, rollout, revisions.get(key, []), services.get(key, []), _wake)
 
 
-def _wake(key: Key, _delay: float) -> None:
+def _wake(key: Key) -> None:
     asyncio.ensure_future(reconcile_key(key))

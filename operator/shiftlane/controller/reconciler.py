@@ -6,9 +6,10 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
+from kubernetes_asyncio import client
 from pydantic import ValidationError
 
 from shiftlane import metrics
@@ -23,6 +24,8 @@ from shiftlane.kube.rollouts import StatusWriter, status_document
 from shiftlane.kube.services import ServiceWriter, differs, service_manifest, service_ports
 
 log = logging.getLogger(__name__)
+
+RETRY_SECONDS = 5.0
 
 # Traffic routers this build drives; the routers issue adds gatewayAPI, istio, nginx, alb.
 ROUTERS: frozenset[str] = frozenset()
@@ -67,7 +70,7 @@ class Reconciler:
         rollout: dict[str, Any] | None,
         deployments: Iterable[dict[str, Any]],
         services: Iterable[dict[str, Any]],
-        wake: Callable[[Key, float], None],
+        wake: Callable[[Key], None],
     ) -> None:
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
@@ -78,9 +81,17 @@ class Reconciler:
             started = time.perf_counter()
             try:
                 await self._reconcile(key, rollout, list(deployments), {s["metadata"]["name"]: s for s in services}, wake)
+            except client.ApiException as error:
+                if error.status == 403 and "being terminated" in str(error.body):
+                    return  # the namespace goes away with the Rollout; nothing to converge
+                metrics.RECONCILE_ERRORS.labels(f"http{error.status}").inc()
+                log.warning("reconcile of %s/%s failed (%s %s); retrying in %ss", *key, error.status, error.reason, RETRY_SECONDS)
+                self._schedule(key, RETRY_SECONDS, wake)
             except Exception as error:
+                # Level-triggered: whatever failed is recomputed from scratch a little later.
                 metrics.RECONCILE_ERRORS.labels(type(error).__name__).inc()
-                raise
+                log.exception("reconcile of %s/%s failed; retrying in %ss", *key, RETRY_SECONDS)
+                self._schedule(key, RETRY_SECONDS, wake)
             finally:
                 metrics.RECONCILE_DURATION.observe(time.perf_counter() - started)
 
@@ -111,14 +122,12 @@ class Reconciler:
             revisions={o.name: o for o in observed},
             routers=ROUTERS,
             command=status.command,
+            # No analysis provider is wired in yet: an analysis step pauses as inconclusive so a
+            # person decides (promote or abort); the analysis issue supplies real verdicts.
+            unknown_analysis=Verdict.INCONCLUSIVE,
         )
         now = self.clock()
         decision = interpret(spec, status, observation, now)
-        if decision.analyses:
-            # No analysis provider is wired in yet: an analysis step pauses as inconclusive so a
-            # person decides (promote or abort); the analysis issue replaces this with real verdicts.
-            inconclusive = {a.key: Verdict.INCONCLUSIVE for a in decision.analyses}
-            decision = interpret(spec, status, replace(observation, analysis=inconclusive), now)
         await self._apply(rollout, decision, observation, services)
         for event in decision.events:
             self.emit(rollout, event)
@@ -157,12 +166,13 @@ class Reconciler:
             {"phase": "Degraded", "message": message[:1000], "observedGeneration": meta.get("generation")},
         )
 
-    def _schedule(self, key: Key, delay: float | None, wake: Callable[[Key, float], None]) -> None:
+    def _schedule(self, key: Key, delay: float | None, wake: Callable[[Key], None]) -> None:
+        """One timer per Rollout: the next requeue or retry replaces the previous one."""
         timer = self._timers.pop(key, None)
         if timer:
             timer.cancel()
         if delay is not None:
-            self._timers[key] = asyncio.get_running_loop().call_later(delay + 0.05, wake, key, delay)
+            self._timers[key] = asyncio.get_running_loop().call_later(delay + 0.05, wake, key)
 
 
 def _with_nulls(document: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:

@@ -9,10 +9,10 @@ import socket
 
 import kopf
 from aiohttp import web
-from kubernetes_asyncio import client, config
 from prometheus_client import start_http_server
 
 from shiftlane.controller.leader import LeaseElector
+from shiftlane.kube.client import api_client
 
 LEASE_NAME = "shiftlane-leader"
 
@@ -47,11 +47,7 @@ async def _standby_health(port: int) -> web.AppRunner:
 
 async def _elected(operator, health_port: int) -> None:
     """Run kopf only while this replica holds the Lease; losing it ends the process (and its pod restarts)."""
-    try:
-        config.load_incluster_config()
-    except config.ConfigException:
-        await config.load_kube_config()
-    async with client.ApiClient() as api:
+    async with await api_client() as api:
         namespace = os.environ.get("POD_NAMESPACE", "default")
         identity = os.environ.get("POD_NAME") or socket.gethostname()
         elector = LeaseElector(api, namespace, LEASE_NAME, identity)

@@ -280,7 +280,7 @@ class _Interpretation:
             return False, f"paused until {_rfc3339(ends)}"
         if isinstance(step, RunAnalysis):
             key = analysis_key(canary, index)
-            verdict = self.obs.analysis.get(key, Verdict.RUNNING)
+            verdict = self.obs.analysis.get(key, self.obs.unknown_analysis)
             if verdict is Verdict.SUCCESSFUL:
                 return True, ""
             if verdict is Verdict.FAILED:

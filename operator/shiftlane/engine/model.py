@@ -37,6 +37,8 @@ class Observation:
     analysis: Mapping[str, Verdict] = field(default_factory=dict)
     routers: frozenset[str] = frozenset()
     command: Command | None = None
+    # The verdict of an analysis with no result in `analysis` yet.
+    unknown_analysis: Verdict = Verdict.RUNNING
 
 
 @dataclass(frozen=True)
