@@ -424,6 +424,8 @@ class RolloutSpec(Model):
     revision_history_limit: Annotated[int, Field(ge=0, le=100)] = 10
     progress_deadline_seconds: Annotated[int, Field(ge=1)] = 600
     progress_deadline_abort: bool = False
+    # After an abort, traffic is back on stable first; the new revision's pods go this much later.
+    abort_scale_down_delay_seconds: Annotated[int, Field(ge=0)] = 30
     paused: bool = False
     strategy: Strategy
 

@@ -27,6 +27,9 @@ class RevisionObservation:
     replicas: int  # pods that exist, ready or not
     ready: int
     available: int
+    # Pods of this revision being deleted: a Deployment's counts leave them out, but they still run
+    # (a grace period), so `recreate` waits for them before it starts the new revision.
+    terminating: int = 0
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,17 @@ class Observation:
     analysis: Mapping[str, Verdict] = field(default_factory=dict)
     routers: frozenset[str] = frozenset()
     command: Command | None = None
+    # Service suffix ("", "stable", "canary") -> the revision its selector names now (None: every
+    # revision). A suffix that is missing has no Service yet. Pods leave only after traffic has.
+    service_revisions: Mapping[str, str | None] = field(default_factory=dict)
+    # Objects Shiftlane would write but did not create (e.g. "Service shop/checkout"): never touched;
+    # the Rollout stalls naming them.
+    conflicts: tuple[str, ...] = ()
+    # The API server's refusal of the template's revision Deployment (a server-side dry-run), if any.
+    template_error: str | None = None
+    # The API server's message for the last write it refused for this Rollout (403, 422, an admission
+    # webhook), until a write succeeds again: the Rollout shows it as Stalled=True with an Event.
+    write_error: str | None = None
     # The verdict of an analysis with no result in `analysis` yet.
     unknown_analysis: Verdict = Verdict.RUNNING
 
