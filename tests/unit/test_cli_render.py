@@ -176,9 +176,10 @@ def test_hand_written_status_with_weights_mirror_header_and_pending_command() ->
             {"name": "aaa111", "replicas": 4, "readyReplicas": 4, "weight": 100},
             {"name": "bbb222", "replicas": 1, "readyReplicas": 0, "weight": 0},
         ],
-        "conditions": [{"type": "Ready", "status": "False", "reason": "Progressing", "message": "step 2/7"}],
+        "conditions": [{"type": "Ready", "status": "False", "reason": "Progressing", "message": "step 2/7",
+                            "lastTransitionTime": "2026-11-27T08:00:00Z"}],
         "command": {"name": "pause", "id": "abc"},
-        "handledCommandId": "old",
+        "handledCommand": {"id": "old", "name": "promote"},
         "pausedByUser": False,
     }
     text = render_rollout(rollout_object(spec, status, generation=3))

@@ -90,7 +90,7 @@ def test_failed_analysis_aborts_and_inconclusive_pauses() -> None:
     world = rolling_out(strategy)
     decision = world.run()
     assert decision.status.phase is Phase.PROGRESSING
-    key = analysis_key(world.status.canary_revision, 2)
+    key = analysis_key(world.status.canary_revision, world.status.rollout.attempt, 2)
     assert [a.key for a in decision.analyses] == [key]
     world.analysis[key] = Verdict.INCONCLUSIVE
     assert world.run().status.phase is Phase.PAUSED
@@ -104,22 +104,25 @@ def test_successful_analysis_advances() -> None:
     strategy = {"canary": {"steps": [{"setWeight": 25}, {"analysis": {"templates": [{"name": "ok"}]}}]}}
     world = rolling_out(strategy)
     world.run()
-    world.analysis[analysis_key(world.status.canary_revision, 2)] = Verdict.SUCCESSFUL
+    world.analysis[analysis_key(world.status.canary_revision, world.status.rollout.attempt, 2)] = Verdict.SUCCESSFUL
     assert world.run().status.phase is Phase.HEALTHY
 
 
-def test_new_template_mid_rollout_supersedes_without_a_third_revision() -> None:
+def test_new_template_mid_rollout_supersedes_keeping_capacity_until_stable_is_back() -> None:
     world = rolling_out()
     world.run()
     first_canary = world.status.canary_revision
     stable = world.status.stable_revision
     world.set_image("app:3")
-    decision = world.step()
+    decision = world.decide()
     newest = world.template_revision
     assert decision.status.canary_revision == newest
-    assert decision.replicas[first_canary] == 0
     assert decision.replicas[stable] == 4  # stable back to full while the newest starts over
+    # Stable runs 3 available pods: the superseded revision keeps its one until stable has 4.
+    assert decision.replicas[first_canary] == 1
     assert "RolloutSuperseded" in world.events()
+    world.apply(decision)
+    assert world.decide().replicas[first_canary] == 0
     decision = world.run()
     serving = [name for name, r in world.revisions.items() if r.replicas > 0]
     assert sorted(serving) == sorted([stable, newest])

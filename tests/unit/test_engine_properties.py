@@ -1,4 +1,9 @@
-"""Invariants from DESIGN.md over random specs and random sequences of what the cluster shows."""
+"""Invariants from DESIGN.md over random specs and random sequences of what happens between reconciles.
+
+Between two reconciles any number of things may happen at once: the image, the replica count (an
+HPA), the strategy or its steps change, a command arrives, pods become ready in part, Services are
+or are not written yet, old pods take time to terminate, analyses return verdicts, time passes.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shiftlane.engine.interpret import interpret
-from shiftlane.engine.model import Verdict
-from shiftlane.engine.plan import compile_plan
+from shiftlane.engine.model import Decision, RevisionObservation, Verdict
+from shiftlane.engine.plan import CompileError, compile_plan
+from shiftlane.engine.replicas import resolve
 from shiftlane.engine.steps import TrafficMode
 from tests.unit.world import World, manifest
 
@@ -29,7 +35,7 @@ canary_steps = st.lists(
 )
 
 
-def _canary(steps):
+def _canary(steps, routed: bool):
     out, weights = [], sorted(w for kind, w in steps if kind == "w")
     for kind, value in steps:
         if kind == "w":
@@ -40,113 +46,159 @@ def _canary(steps):
             out.append({"analysis": ANALYSIS})
         else:
             out.append({"setCanaryScale": {"replicas": value}})
-    return {"canary": {"steps": out}}
+    return {"canary": {"steps": out, **({"trafficRouting": GATEWAY} if routed else {})}}
 
 
 strategies = st.one_of(
     st.just({"recreate": {}}),
     st.builds(lambda s, u: {"rolling": {"maxSurge": s, "maxUnavailable": u}}, st.integers(0, 3), st.integers(1, 3)),
-    st.builds(lambda b, p: {"rollingBatches": {"batchSize": b, **({"pauseBetween": "30s"} if p else {})}}, st.integers(1, 5), st.booleans()),
-    st.builds(lambda a, d: {"blueGreen": {"autoPromotionEnabled": a, "scaleDownDelaySeconds": d}}, st.booleans(), st.integers(0, 60)),
+    st.builds(lambda s: {"rolling": {"maxSurge": s, "maxUnavailable": "25%"}}, st.sampled_from(["25%", "50%", 1])),
+    st.builds(
+        lambda b, p, a: {"rollingBatches": {"batchSize": b, **({"pauseBetween": "30s"} if p else {}), **({"analysis": ANALYSIS} if a else {})}},
+        st.one_of(st.integers(1, 5), st.sampled_from(["30%", "50%"])), st.booleans(), st.booleans(),
+    ),
+    st.builds(
+        lambda a, d, pre: {"blueGreen": {"autoPromotionEnabled": a, "scaleDownDelaySeconds": d, **({"prePromotionAnalysis": ANALYSIS} if pre else {})}},
+        st.booleans(), st.integers(0, 60), st.booleans(),
+    ),
     st.builds(lambda d, a: {"immutable": {"scaleDownDelaySeconds": d, **({"analysis": ANALYSIS} if a else {})}}, st.integers(0, 60), st.booleans()),
-    canary_steps.map(_canary),
-    st.builds(lambda p: {"elastic": {"stepPercent": p}}, st.integers(10, 100)),
+    st.builds(_canary, canary_steps, st.booleans()),
+    st.builds(lambda p, b: {"elastic": {"stepPercent": p, **({"pauseBetween": "20s"} if b else {})}}, st.integers(10, 100), st.booleans()),
     st.just({"abTesting": {"match": [{"headers": [{"name": "x", "exact": "1"}]}], "duration": "30s", "trafficRouting": GATEWAY}}),
     st.builds(lambda m: {"shadow": {"mirrorPercent": m, "duration": "30s", "trafficRouting": GATEWAY}}, st.integers(1, 100)),
 )
 
-# What happens between two reconciles.
-moves = st.lists(
-    st.one_of(
-        st.tuples(st.just("settle"), st.floats(0, 1)),  # a share of pods become ready
-        st.tuples(st.just("tick"), st.integers(1, 200)),
-        st.tuples(st.just("command"), st.sampled_from(["promote", "promoteFull", "abort", "retry", "pause", "resume", "undo"])),
-        st.tuples(st.just("image"), st.integers(2, 4)),
-        st.tuples(st.just("scale"), st.integers(0, 8)),
-        st.tuples(st.just("verdict"), st.sampled_from(list(Verdict))),
-    ),
-    min_size=5,
-    max_size=40,
+COMMANDS = ["promote", "promoteFull", "abort", "retry", "pause", "resume", "undo"]
+
+# One change between two reconciles; a batch of them arrives at once.
+change = st.one_of(
+    st.tuples(st.just("tick"), st.integers(1, 200)),
+    st.tuples(st.just("command"), st.sampled_from(COMMANDS)),
+    st.tuples(st.just("image"), st.integers(1, 4)),
+    st.tuples(st.just("scale"), st.integers(0, 8)),
+    st.tuples(st.just("strategy"), strategies),
+    st.tuples(st.just("verdict"), st.sampled_from(list(Verdict))),
 )
+# After the reconcile: the share of wanted pods that are ready, whether the Services were written,
+# whether removed pods linger as terminating.
+aftermath = st.tuples(st.floats(0, 1), st.booleans(), st.booleans())
+moves = st.lists(st.tuples(st.lists(change, min_size=1, max_size=3), aftermath), min_size=5, max_size=30)
 
-SAFE_SHIFT = ("canary", "blueGreen", "immutable", "rollingBatches", "elastic", "abTesting", "shadow")
 
-
-def _observe_partially(world: World, decision, fraction: float) -> None:
+def _apply(world: World, decision: Decision, fraction: float, services_written: bool, grace: bool) -> None:
+    """The cluster after a Decision: some pods ready, maybe Services, maybe pods still terminating."""
     for name, wanted in decision.replicas.items():
         current = world.revisions.get(name)
         if current is None:
             world._counter += 1
-            from shiftlane.engine.model import RevisionObservation
-
             current = RevisionObservation(name, world._counter, 0, 0, 0, 0)
-        ready = min(wanted, max(current.ready if current.spec_replicas == wanted else 0, round(wanted * fraction)))
-        world.revisions[name] = replace(current, spec_replicas=wanted, replicas=wanted, ready=ready, available=ready)
+        kept = current.ready if current.spec_replicas == wanted else min(current.ready, wanted)
+        ready = min(wanted, max(kept, round(wanted * fraction)))
+        leaving = max(0, current.replicas - wanted) if grace else 0
+        world.revisions[name] = replace(
+            current, spec_replicas=wanted, replicas=wanted, ready=ready, available=ready, terminating=leaving
+        )
     for name in decision.delete:
         world.revisions.pop(name, None)
+    if services_written:
+        world.services.update(decision.services)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(strategy=strategies, replicas=st.integers(1, 6), moves=moves)
+def _minimum_available(world: World) -> int:
+    strategy = world.spec.strategy
+    if strategy.name == "recreate":
+        return 0
+    if strategy.name == "rolling":
+        return world.spec.replicas - resolve(strategy.config.max_unavailable, world.spec.replicas, round_up=False)
+    return world.spec.replicas
+
+
+def _mode(world: World) -> TrafficMode:
+    try:
+        return compile_plan(world.spec, world.routers).mode
+    except CompileError:
+        return TrafficMode.SWITCH
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(strategy=strategies, replicas=st.integers(0, 6), moves=moves)
 def test_invariants_hold_for_any_sequence(strategy, replicas, moves) -> None:
     world = World(manifest(strategy, replicas=replicas), routers=frozenset({"gatewayAPI"}))
     world.run()
-    last = None
-    for kind, value in moves:
-        if kind == "tick":
-            world.now += value
-        elif kind == "command":
-            world.send(value)
-        elif kind == "image":
-            world.set_image(f"app:{value}")
-        elif kind == "scale":
-            world.set_replicas(value)
-        elif kind == "verdict" and world.status.canary_revision:
-            for key in (a.key for d in world.decisions[-1:] for a in d.analyses):
-                world.analysis[key] = value
+    for changes, (fraction, services_written, grace) in moves:
+        for kind, value in changes:
+            if kind == "tick":
+                world.now += value
+            elif kind == "command":
+                world.send(value)
+            elif kind == "image":
+                world.set_image(f"app:{value}")
+            elif kind == "scale":
+                world.set_replicas(value)
+            elif kind == "strategy":
+                world.raw = {**world.raw, "strategy": value}
+                world.generation += 1
+            elif kind == "verdict":
+                for request in world.decisions[-1].analyses:
+                    world.analysis[request.key] = value
         before = dict(world.revisions)
-        obs, status, now = world.observe(), world.status, world.now
+        status, obs, now = world.status, world.observe(), world.now
         decision = world.decide()
 
-        # Same inputs, same decision.
-        again = interpret(world.spec, status, obs, now)
-        assert again == decision
+        # Never an exception, whatever arrived.
+        assert "InternalError" not in [e.reason for e in decision.events], decision.status.message
 
-        weights = decision.traffic.weights
-        assert sum(weights.values()) == 100
-        ready_anywhere = world.spec.replicas > 0 and any(r.ready > 0 for r in before.values())
-        for name, weight in weights.items():
-            if weight > 0 and ready_anywhere:
-                assert before.get(name) is not None and before[name].ready > 0, (name, weights)
+        # Same inputs, same decision.
+        assert interpret(world.spec, status, obs, now) == decision
 
         s = decision.status
+        weights = decision.traffic.weights
+        assert sum(weights.values()) == 100
+        ready_anywhere = any(r.ready > 0 for r in before.values())
+        for name, weight in weights.items():
+            if weight > 0 and ready_anywhere:
+                assert before.get(name) is not None and before[name].ready > 0, ("weight without ready pods", name, weights)
+
+        # The step index belongs to the plan it indexes.
+        if s.canary_revision and s.current_step_index is not None:
+            plan = compile_plan(world.spec, world.routers)
+            assert s.current_step_hash == plan.hash
+            assert 0 <= s.current_step_index < len(plan.steps)
+
+        # Only the revisions of this rollout grow; any other only drains.
         allowed = {s.stable_revision, s.canary_revision, s.scale_down_revision}
-        running = {name for name, n in decision.replicas.items() if n > 0}
-        assert running <= allowed  # never a mix of stable, an old canary and a new one
+        for name, wanted in decision.replicas.items():
+            if name not in allowed:
+                assert before.get(name) is not None and wanted <= before[name].spec_replicas, ("a third revision grows", name)
 
-        if s.aborted and s.canary_revision:
-            if compile_plan(world.spec, world.routers).mode is TrafficMode.SHARE:
-                # Traffic follows pods: the canary keeps serving only until stable is whole again.
-                stable_obs = before.get(s.stable_revision)
-                stable_whole = stable_obs is not None and stable_obs.available >= world.spec.replicas
-                assert not (stable_whole and decision.replicas[s.canary_revision] > 0)
-            else:
-                assert weights.get(s.canary_revision, 0) == 0
+        reduced = {n for n, o in before.items() if decision.replicas.get(n, 0) < o.spec_replicas}
+        if _mode(world) is TrafficMode.SHARE:
+            # Traffic follows pods: a reduction never takes available pods below what the strategy allows.
+            minimum = _minimum_available(world)
+            available_before = sum(o.available for o in before.values())
+            available_after = sum(
+                min(o.available, decision.replicas.get(n, 0)) if n in reduced else o.available for n, o in before.items()
+            )
+            if reduced:
+                assert available_after >= min(minimum, available_before), ("capacity dropped", minimum, available_after)
+        else:
+            # Traffic moves before pods go: never in the same Decision, never while a Service selects them.
+            previous = {r.name: r.weight for r in status.revisions}
+            for name in reduced:
+                assert weights.get(name, 0) >= previous.get(name, 0), ("pods removed as traffic leaves", name)
+                assert obs.service_revisions.get("") != name or decision.services.get("") == name
+            if s.aborted and s.canary_revision in reduced and s.rollout and s.rollout.aborted_at:
+                released = s.rollout.aborted_at.timestamp() + world.spec.abort_scale_down_delay_seconds
+                assert now >= released, "aborted canary scaled down before abortScaleDownDelaySeconds"
 
-        name = world.spec.strategy.name
-        stable = s.stable_revision
-        if name in SAFE_SHIFT and s.canary_revision and last is not None and stable in last.replicas:
-            lowered = decision.replicas[stable] < last.replicas[stable]
-            if lowered:
-                canary_up = before.get(s.canary_revision)
-                assert decision.replicas[stable] + (canary_up.available if canary_up else 0) >= world.spec.replicas
-
-        # Reconciling again with nothing changed asks for the same world.
+        # Reconciling again with nothing changed asks for the same world, except that pods kept only
+        # because their traffic was leaving in this Decision may go in the next.
         repeat = interpret(world.spec, decision.status, obs, now)
-        assert repeat.replicas == decision.replicas
         assert repeat.traffic == decision.traffic
+        previous = {r.name: r.weight for r in status.revisions}
+        for name, wanted in repeat.replicas.items():
+            left = weights.get(name, 0) < previous.get(name, 0)
+            assert wanted == decision.replicas.get(name) or (left and wanted < decision.replicas.get(name, 0)), name
 
         world.command = None
-        fraction = next((v for k, v in moves if k == "settle"), 1.0)
-        _observe_partially(world, decision, fraction if kind == "settle" else 1.0)
-        last = decision
+        _apply(world, decision, fraction, services_written, grace)

@@ -41,6 +41,7 @@ class World:
     routers: frozenset[str] = frozenset()
     command: Command | None = None
     never_ready: set[str] = field(default_factory=set)
+    services: dict[str, str | None] = field(default_factory=dict)  # what each Service selects now
     decisions: list[Decision] = field(default_factory=list)
     _counter: int = 0
 
@@ -69,6 +70,7 @@ class World:
             analysis=dict(self.analysis),
             routers=self.routers,
             command=self.command,
+            service_revisions=dict(self.services),
         )
 
     def decide(self) -> Decision:
@@ -88,6 +90,7 @@ class World:
             self.revisions[name] = replace(current, spec_replicas=wanted, replicas=wanted, ready=ready, available=ready)
         for name in decision.delete:
             self.revisions.pop(name, None)
+        self.services.update(decision.services)
 
     def step(self) -> Decision:
         decision = self.decide()

@@ -1,11 +1,16 @@
-"""The Rollout status: everything the operator knows, so that it can be killed and resume from here."""
+"""The Rollout status: everything the operator knows, so that it can be killed and resume from here.
+
+Field names follow Kubernetes conventions: times are RFC 3339 strings, conditions are a list-map
+keyed by `type`. What only the operator's own bookkeeping needs is grouped under `rollout` and `progress`.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from shiftlane.api.spec import Model
 
@@ -19,16 +24,24 @@ class Phase(str, Enum):
     ABORTED = "Aborted"
 
 
-class Condition(Model):
+class Mutable(Model):
+    """Status parts the interpreter edits in place on its own copy (the spec models stay frozen)."""
+
+    model_config = ConfigDict(frozen=False)
+
+
+class Condition(Mutable):
+    """A metav1.Condition."""
+
     type: str
-    status: str
-    reason: str = ""
+    status: Literal["True", "False", "Unknown"]
+    reason: str
     message: str = ""
-    last_transition_time: str | None = None
+    last_transition_time: datetime
     observed_generation: int | None = None
 
 
-class RevisionStatus(Model):
+class RevisionStatus(Mutable):
     name: str
     replicas: int = 0
     ready_replicas: int = 0
@@ -43,32 +56,67 @@ class Command(Model):
     revision: str | None = None  # for undo
 
 
-class Undo(Model):
-    """Pins the target to an older revision until the spec's generation moves on."""
+class HandledCommand(Mutable):
+    """The last command the operator acted on; each command id is acted on once."""
+
+    id: str
+    name: str
+
+
+class Undo(Mutable):
+    """Pins the rollout to an older revision until the spec's pod template changes."""
 
     revision: str
-    generation: int
+    template_revision: str  # the template revision the pin overrides; any other template ends it
 
 
-class RolloutStatus(Model):
+class ScaleDown(Mutable):
+    """A revision that no longer serves and keeps its pods until `after` (instant rollback)."""
+
+    revision: str
+    after: datetime
+
+
+class RolloutProgress(Mutable):
+    """The operator's bookkeeping for the rollout in flight."""
+
+    attempt: int  # counts every start, restart and retry; analysis verdicts belong to one attempt
+    started_at: datetime
+    step_started_at: datetime
+    # The replica count the plan in currentStepHash was compiled for: a new count is told apart
+    # from an edit of the strategy by compiling the plan again at this count.
+    plan_replicas: int
+    # promote --full jumped from this step; the steps it skipped never took effect.
+    promoted_full_from: int | None = None
+    # Traffic left the new revision at this time (abort); its pods go abortScaleDownDelaySeconds later.
+    aborted_at: datetime | None = None
+
+
+class ProgressDeadline(Mutable):
+    """progressDeadlineSeconds counts from the last change in what is awaited (a Deployment's rule)."""
+
+    last_progress_time: datetime
+    mark: str  # step, available and existing pods of the awaited revision when last changed
+
+
+class RolloutStatus(Mutable):
     observed_generation: int | None = None
     phase: Phase = Phase.PENDING
     message: str = ""
     strategy: str | None = None
     current_step_index: int | None = None
     step_count: int | None = None
-    step_started_at: float | None = None
-    promoted_full_from: int | None = None
-    progress_at: float | None = None  # when the waited-for revision last gained or lost pods
-    progress_mark: str | None = None
-    rollout_started_at: float | None = None
+    # The hash of the compiled plan current_step_index points into (as Argo's currentStepHash).
+    current_step_hash: str | None = None
     stable_revision: str | None = None
     canary_revision: str | None = None
     aborted: bool = False
     paused_by_user: bool = False
     degraded: bool = False
-    scale_down_revision: str | None = None
-    scale_down_at: float | None = None
+    rollout_attempts: int = 0  # rollouts started, restarted or retried so far; never decreases
+    rollout: RolloutProgress | None = None
+    progress: ProgressDeadline | None = None
+    scale_down: ScaleDown | None = None
     undo: Undo | None = None
     replicas: int = 0
     ready_replicas: int = 0
@@ -79,9 +127,20 @@ class RolloutStatus(Model):
     mirror_percent: int = 0
     header_route: bool = False
     revisions: list[RevisionStatus] = Field(default_factory=list)
-    conditions: list[Condition] = Field(default_factory=list)
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+    )
     command: Command | None = None
-    handled_command_id: str | None = None
+    handled_command: HandledCommand | None = None
 
     def condition(self, type_: str) -> Condition | None:
         return next((c for c in self.conditions if c.type == type_), None)
+
+    @property
+    def scale_down_revision(self) -> str | None:
+        return self.scale_down.revision if self.scale_down else None
+
+    @property
+    def handled_command_id(self) -> str | None:
+        return self.handled_command.id if self.handled_command else None

@@ -135,7 +135,8 @@ class Reconciler:
         current = {k: v for k, v in status_raw.items() if k != "command"}
         if document != current:  # no write when nothing changed
             self._fresh[key] = await self.statuses.patch(namespace, name, _with_nulls(document, current))
-        metrics.record(namespace, name, decision.status, [e.reason for e in decision.events], status.rollout_started_at, now)
+        started = status.rollout.started_at.timestamp() if status.rollout else None
+        metrics.record(namespace, name, decision.status, [e.reason for e in decision.events], started, now)
         self._schedule(key, decision.requeue_after, wake)
 
     async def _apply(self, rollout, decision: Decision, observation: Observation, services) -> None:

@@ -2,36 +2,45 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
 
-from shiftlane.api.status import Phase
+from shiftlane.api.status import Condition, Phase
 
 _RECONCILING = {Phase.PENDING, Phase.PROGRESSING, Phase.PAUSED}
 _STALLED = {Phase.ABORTED, Phase.DEGRADED}
 
 
+@dataclass(frozen=True)
+class Stall:
+    """Why the Rollout cannot go on by itself (an invalid spec, a foreign object, a refused write)."""
+
+    reason: str
+    message: str
+
+
 def conditions_for(
-    phase: Phase, message: str, previous: list[dict[str, Any]], generation: int, now: str, stalled: bool = False
-) -> list[dict[str, Any]]:
+    phase: Phase, message: str, previous: list[Condition], generation: int, now: datetime, stall: Stall | None = None
+) -> list[Condition]:
     wanted = {
-        "Ready": (phase is Phase.HEALTHY, "RolloutHealthy" if phase is Phase.HEALTHY else phase.value),
-        "Reconciling": (phase in _RECONCILING, phase.value),
-        "Stalled": (stalled or phase in _STALLED, "InvalidSpec" if stalled else phase.value),
+        "Ready": (phase is Phase.HEALTHY, "RolloutHealthy" if phase is Phase.HEALTHY else phase.value, message),
+        "Reconciling": (phase in _RECONCILING and stall is None, phase.value, message),
+        "Stalled": (True, stall.reason, stall.message) if stall else (phase in _STALLED, phase.value, message),
     }
-    before = {c["type"]: c for c in previous}
+    before = {c.type: c for c in previous}
     out = []
-    for type_, (true, reason) in wanted.items():
+    for type_, (true, reason, text) in wanted.items():
         status = "True" if true else "False"
         old = before.get(type_)
-        since = old["last_transition_time"] if old and old["status"] == status else now
+        since = old.last_transition_time if old and old.status == status else now
         out.append(
-            {
-                "type": type_,
-                "status": status,
-                "reason": reason,
-                "message": message if true else "",
-                "last_transition_time": since,
-                "observed_generation": generation,
-            }
+            Condition(
+                type=type_,
+                status=status,
+                reason=reason,
+                message=text if true else "",
+                last_transition_time=since,
+                observed_generation=generation,
+            )
         )
     return out

@@ -36,11 +36,10 @@ def compile_plan(spec: RolloutSpec, routers: Set[str] = frozenset()) -> Plan:
     router_ready = routing is not None and routing.router in routers
     if strategy.name == "canary":
         mode = TrafficMode.ROUTER if router_ready else TrafficMode.SHARE
-        plan = compile_canary(strategy.config, spec.replicas, mode)
+        note = ""
         if routing is not None and not router_ready:
             note = f"trafficRouting.{routing.router} is not driven yet; traffic follows the share of ready pods"
-            return Plan(plan.steps, plan.mode, plan.full_promotion_index, note)
-        return plan
+        return compile_canary(strategy.config, spec.replicas, mode, note)
     if strategy.name in ("abTesting", "shadow") and not router_ready:
         if routing is None:
             raise CompileError(f"{strategy.name} needs spec.strategy.{strategy.name}.trafficRouting")

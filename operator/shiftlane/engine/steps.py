@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from enum import Enum
 
@@ -99,3 +100,16 @@ class Plan:
     # promote --full jumps here: the steps that complete the rollout at once.
     full_promotion_index: int
     note: str = ""
+    # What each step means in the strategy (the user's canary step, the batch, the share reached),
+    # non-decreasing: after a replica change the rollout resumes at the same meaning.
+    origins: tuple[int, ...] = ()
+
+    @property
+    def hash(self) -> str:
+        """Names this exact plan, so a step index is never read against a different one."""
+        text = repr((self.mode.value, self.steps, self.origins, self.full_promotion_index))
+        return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+    def resume_index(self, origin: int) -> int:
+        """The first step at or past `origin`: where a rollout stands in a plan recompiled for a new count."""
+        return next((i for i, o in enumerate(self.origins) if o >= origin), len(self.steps) - 1)

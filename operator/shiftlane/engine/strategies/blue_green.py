@@ -1,14 +1,18 @@
 from shiftlane.api.spec import BlueGreen
-from shiftlane.engine.steps import Finish, Pause, Plan, Role, Scale, SetWeight, Step, TrafficMode
-from shiftlane.engine.strategies.common import analysis_steps
+from shiftlane.engine.steps import Finish, Pause, Plan, Role, Scale, SetWeight, TrafficMode
+from shiftlane.engine.strategies.common import PlanBuilder, analysis_steps
 
 
 def compile_blue_green(config: BlueGreen, replicas: int) -> Plan:
-    steps: list[Step] = [Scale(Role.CANARY, replicas), *analysis_steps(config.pre_promotion_analysis)]
+    plan = PlanBuilder(replicas, TrafficMode.SWITCH)
+    plan.add(0, Scale(Role.CANARY, replicas))
+    plan.add(1, *analysis_steps(config.pre_promotion_analysis))
     if not config.auto_promotion_enabled:
-        steps.append(Pause(None))
+        plan.add(2, Pause(None))
     elif config.auto_promotion_seconds:
-        steps.append(Pause(config.auto_promotion_seconds))
-    full = len(steps)
-    steps += [SetWeight(100), *analysis_steps(config.post_promotion_analysis), Finish(config.scale_down_delay_seconds)]
-    return Plan(tuple(steps), TrafficMode.SWITCH, full_promotion_index=full)
+        plan.add(2, Pause(config.auto_promotion_seconds))
+    plan.mark_full_promotion()
+    plan.add(3, SetWeight(100))
+    plan.add(4, *analysis_steps(config.post_promotion_analysis))
+    plan.add(5, Finish(config.scale_down_delay_seconds))
+    return plan.build()

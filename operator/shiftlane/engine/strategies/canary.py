@@ -1,29 +1,42 @@
 from shiftlane.api.spec import Canary
-from shiftlane.engine.steps import Pause, Plan, Role, Scale, SetWeight, Step, TrafficMode
-from shiftlane.engine.strategies.common import analysis_steps, promotion_tail, seconds_of, share, shift_replicas
+from shiftlane.engine.replicas import share
+from shiftlane.engine.steps import Pause, Plan, Role, Scale, SetWeight, TrafficMode
+from shiftlane.engine.strategies.common import (
+    PlanBuilder,
+    analysis_steps,
+    promotion_tail,
+    seconds_of,
+    shift_replicas,
+    shift_share,
+)
 
 
-def compile_canary(config: Canary, replicas: int, mode: TrafficMode) -> Plan:
+def compile_canary(config: Canary, replicas: int, mode: TrafficMode, note: str = "") -> Plan:
     """User steps in order. Without a router a weight is a share of pods, so it becomes replica counts."""
-    steps: list[Step] = []
+    plan = PlanBuilder(replicas, mode)
     weight = 0
-    for step in config.steps:
+    for origin, step in enumerate(config.steps):
         if step.set_weight is not None:
             weight = step.set_weight
             if mode is TrafficMode.SHARE:
-                steps += shift_replicas(share(replicas, weight), replicas)
+                plan.add(origin, *shift_share(replicas, weight))
             else:
-                steps += [Scale(Role.CANARY, share(replicas, weight)), SetWeight(weight)]
+                plan.add(origin, Scale(Role.CANARY, share(replicas, weight)), SetWeight(weight))
         elif step.set_canary_scale is not None:
             scale = step.set_canary_scale
             if scale.replicas is not None:
                 count = min(replicas, scale.replicas)
             else:
                 count = share(replicas, weight if scale.match_traffic_weight else scale.weight)
-            steps += shift_replicas(count, replicas) if mode is TrafficMode.SHARE else [Scale(Role.CANARY, count)]
+            if mode is TrafficMode.SHARE:
+                # Both revisions serve until the promotion tail: the old keeps at least one pod.
+                plan.add(origin, *shift_replicas(count, max(1, replicas - count) if replicas else 0))
+            else:
+                plan.add(origin, Scale(Role.CANARY, count))
         elif step.pause is not None:
-            steps.append(Pause(seconds_of(step.pause.duration)))
+            plan.add(origin, Pause(seconds_of(step.pause.duration)))
         else:
-            steps += analysis_steps(step.analysis)
-    tail = promotion_tail(replicas, mode)
-    return Plan(tuple(steps + tail), mode, full_promotion_index=len(steps))
+            plan.add(origin, *analysis_steps(step.analysis))
+    plan.mark_full_promotion()
+    plan.add(len(config.steps), *promotion_tail(replicas, mode))
+    return plan.build(note)

@@ -1,14 +1,13 @@
 from shiftlane.api.spec import Immutable
 from shiftlane.engine.steps import Finish, Plan, Role, Scale, SetWeight, TrafficMode
-from shiftlane.engine.strategies.common import analysis_steps
+from shiftlane.engine.strategies.common import PlanBuilder, analysis_steps
 
 
 def compile_immutable(config: Immutable, replicas: int) -> Plan:
     """A full new revision beside the old; traffic switches only once all of it is ready."""
-    steps = (
-        Scale(Role.CANARY, replicas),
-        *analysis_steps(config.analysis),
-        SetWeight(100),
-        Finish(config.scale_down_delay_seconds),
-    )
-    return Plan(steps, TrafficMode.SWITCH, full_promotion_index=len(steps) - 2)
+    plan = PlanBuilder(replicas, TrafficMode.SWITCH)
+    plan.add(0, Scale(Role.CANARY, replicas))
+    plan.add(1, *analysis_steps(config.analysis))
+    plan.mark_full_promotion()
+    plan.add(2, SetWeight(100), Finish(config.scale_down_delay_seconds))
+    return plan.build()

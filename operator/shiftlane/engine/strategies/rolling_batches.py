@@ -1,15 +1,17 @@
 from shiftlane.api.spec import RollingBatches
-from shiftlane.engine.steps import Pause, Plan, Step, TrafficMode
-from shiftlane.engine.strategies.common import analysis_steps, promotion_tail, resolve, seconds_of, shift_replicas
+from shiftlane.engine.replicas import batch_counts, resolve
+from shiftlane.engine.steps import Pause, Plan, TrafficMode
+from shiftlane.engine.strategies.common import PlanBuilder, analysis_steps, promotion_tail, seconds_of, shift_replicas
 
 
 def compile_rolling_batches(config: RollingBatches, replicas: int) -> Plan:
-    batch = max(1, resolve(config.batch_size, replicas, round_up=True))
-    steps: list[Step] = []
-    for canary in range(batch, replicas, batch):
-        steps += shift_replicas(canary, replicas)
+    plan = PlanBuilder(replicas, TrafficMode.SHARE)
+    counts = batch_counts(replicas, max(1, resolve(config.batch_size, replicas, round_up=True)))
+    for origin, count in enumerate(counts):
+        plan.add(origin, *shift_replicas(count, replicas - count))
         if config.pause_between:
-            steps.append(Pause(seconds_of(config.pause_between)))
-        steps += analysis_steps(config.analysis)
-    tail = promotion_tail(replicas, TrafficMode.SHARE)
-    return Plan(tuple(steps + tail), TrafficMode.SHARE, full_promotion_index=len(steps))
+            plan.add(origin, Pause(seconds_of(config.pause_between)))
+        plan.add(origin, *analysis_steps(config.analysis))
+    plan.mark_full_promotion()
+    plan.add(len(counts), *promotion_tail(replicas, TrafficMode.SHARE))
+    return plan.build()

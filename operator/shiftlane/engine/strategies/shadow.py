@@ -1,17 +1,15 @@
 from shiftlane.api.spec import Shadow
-from shiftlane.engine.steps import Pause, Plan, Role, Scale, SetMirror, Step, TrafficMode
-from shiftlane.engine.strategies.common import analysis_steps, promotion_tail, seconds_of
+from shiftlane.engine.steps import Pause, Plan, Role, Scale, SetMirror, TrafficMode
+from shiftlane.engine.strategies.common import PlanBuilder, analysis_steps, promotion_tail, seconds_of
 
 
 def compile_shadow(config: Shadow, replicas: int) -> Plan:
     """The canary sees a mirrored copy of live requests; its answers are dropped; then promote."""
-    steps: list[Step] = [
-        Scale(Role.CANARY, min(replicas, config.canary_replicas)),
-        SetMirror(config.mirror_percent),
-    ]
+    plan = PlanBuilder(replicas, TrafficMode.ROUTER)
+    plan.add(0, Scale(Role.CANARY, min(replicas, config.canary_replicas)), SetMirror(config.mirror_percent))
     if config.duration or not config.analysis:
-        steps.append(Pause(seconds_of(config.duration)))
-    steps += analysis_steps(config.analysis)
-    full = len(steps)
-    steps += [SetMirror(0), *promotion_tail(replicas, TrafficMode.ROUTER)]
-    return Plan(tuple(steps), TrafficMode.ROUTER, full_promotion_index=full)
+        plan.add(1, Pause(seconds_of(config.duration)))
+    plan.add(2, *analysis_steps(config.analysis))
+    plan.mark_full_promotion()
+    plan.add(3, SetMirror(0), *promotion_tail(replicas, TrafficMode.ROUTER))
+    return plan.build()
