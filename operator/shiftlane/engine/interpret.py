@@ -620,6 +620,14 @@ class _Interpretation:
             replicas[name] = replicas.get(name, 0) + restore
             deficit -= restore
 
+    def one_rollout_at_a_time(self, replicas: dict[str, int]) -> None:
+        """Never a mix of three: while a superseded revision still drains, the newest does not grow."""
+        s = self.s
+        ours = {s.stable_revision, s.canary_revision, s.scale_down_revision}
+        if s.canary_revision and any(n not in ours and count > 0 for n, count in replicas.items()):
+            current = self.observed(s.canary_revision)
+            replicas[s.canary_revision] = min(replicas[s.canary_revision], current.spec_replicas if current else 0)
+
     def minimum_available(self) -> int:
         strategy = self.spec.strategy
         if strategy.name == "recreate":
@@ -657,6 +665,7 @@ class _Interpretation:
         self.keep_serving(replicas, mode, weights, main)
         if mode is TrafficMode.SHARE:
             self.keep_capacity(replicas)
+        self.one_rollout_at_a_time(replicas)
         delete = self.prune(replicas)
         canary_serving = canary is not None and self.available(canary) > 0 and not s.aborted
         traffic = Traffic(
