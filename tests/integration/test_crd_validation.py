@@ -184,3 +184,4 @@ def test_longest_name_is_accepted_and_every_child_it_names_is_valid(namespace: s
     children.append(revision_manifest(doc, revision_of(template), 1, 1))
     for child in children:
         must("create", "--dry-run=server", "--validate=strict", "-f", "-", stdin=yaml.safe_dump(child))
+        assert len(child["metadata"]["name"]) <= 63, "every child name is a DNS label, as spec.MAX_NAME_LENGTH says"

@@ -97,7 +97,8 @@ def rollout_crd() -> dict[str, Any]:
                             "properties": {
                                 "apiVersion": {"type": "string"},
                                 "kind": {"type": "string"},
-                                "metadata": {"type": "object"},
+                                # name is declared so that ROLLOUT_RULES can report their errors on it.
+                                "metadata": {"type": "object", "properties": {"name": {"type": "string"}}},
                                 "spec": schema_of(RolloutSpec),
                                 "status": schema_of(RolloutStatus),
                             },

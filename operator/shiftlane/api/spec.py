@@ -468,16 +468,16 @@ class RolloutSpec(Model):
 ROLLOUT_RULES = [
     rule(
         "self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",
-        "metadata.name must be a DNS-1035 label (lower-case letters, digits and '-', starting with a letter):"
+        "must be a DNS-1035 label (lower-case letters, digits and '-', starting with a letter):"
         " it names the Rollout's Services",
         "FieldValueInvalid",
         ".metadata.name",
     ),
     rule(
         f"size(self.metadata.name) <= {MAX_NAME_LENGTH}",
-        f"metadata.name must be at most {MAX_NAME_LENGTH} characters: revision Deployments are named"
+        f"must be at most {MAX_NAME_LENGTH} characters: revision Deployments are named"
         " <name>-<10-character hash> and must stay valid DNS labels of at most 63 characters",
-        "FieldValueTooLong",
+        "FieldValueInvalid",
         ".metadata.name",
     ),
 ]
