@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import uuid
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+import yaml
 from kubernetes_asyncio import client, config
 
 from shiftlane.controller.leader import LeadershipLost, LeaseElector
+from shiftlane.controller.run import LEASE_NAME
 
 pytestmark = pytest.mark.skipif(not os.environ.get("KUBECONFIG"), reason="needs a cluster in KUBECONFIG")
 
@@ -138,3 +142,63 @@ async def test_a_holder_that_cannot_renew_stops_before_another_replica_takes_the
     finally:
         await link.close()
         await client.CoordinationV1Api(api).delete_namespaced_lease(name, "default")
+
+
+async def held_by(api, namespace: str, identity: str) -> bool:
+    try:
+        lease = await client.CoordinationV1Api(api).read_namespaced_lease(LEASE_NAME, namespace)
+    except client.ApiException as error:
+        if error.status == 404:
+            return False
+        raise
+    return lease.spec.holder_identity == identity
+
+
+# The operator process with an operator that never finishes its shutdown, as kopf does not while a
+# handler is stuck: losing the lease must still end the process.
+STUBBORN_OPERATOR = """
+import asyncio
+from shiftlane.controller.run import _elected
+
+async def stubborn():
+    while True:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            pass
+
+asyncio.run(_elected(stubborn(), 0))
+"""
+
+
+async def test_the_operator_process_exits_when_it_cannot_renew_before_the_lease_expires(
+    api, configuration, tmp_path: Path
+) -> None:
+    target = urlsplit(configuration.host)
+    link = Link(target.hostname, target.port)
+    kubeconfig = yaml.safe_load(Path(os.environ["KUBECONFIG"]).read_text())
+    for cluster in kubeconfig["clusters"]:
+        cluster["cluster"]["server"] = f"https://127.0.0.1:{await link.start()}"
+    (tmp_path / "kubeconfig").write_text(yaml.safe_dump(kubeconfig))
+    core = client.CoreV1Api(api)
+    namespace = f"leader-{uuid.uuid4().hex[:6]}"
+    await core.create_namespace({"metadata": {"name": namespace}})
+    env = {**os.environ, "KUBECONFIG": str(tmp_path / "kubeconfig"), "POD_NAMESPACE": namespace, "POD_NAME": "leader"}
+    process = await asyncio.create_subprocess_exec(sys.executable, "-c", STUBBORN_OPERATOR, env=env)
+    standby = LeaseElector(api, namespace, LEASE_NAME, "standby")  # the operator's own timings
+    loop = asyncio.get_running_loop()
+    try:
+        while not await held_by(api, namespace, "leader"):
+            await asyncio.sleep(0.2)
+        taking = asyncio.ensure_future(standby.acquire())
+        link.cut("stall")
+        cut = loop.time()
+        assert await asyncio.wait_for(process.wait(), timeout=standby.lease_seconds) == 1
+        assert loop.time() - cut <= standby.renew_deadline_seconds + 0.5
+        assert not taking.done(), "the standby took the lease before the old leader's process had exited"
+        taking.cancel()
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await link.close()
+        await core.delete_namespace(namespace)
