@@ -24,7 +24,10 @@ from typing import Any
 import pytest
 import yaml
 
-from shiftlane.api.spec import STRATEGIES, parse_spec
+from shiftlane.api.revision import revision_of
+from shiftlane.api.spec import MAX_NAME_LENGTH, STRATEGIES, parse_spec
+from shiftlane.kube.revisions import revision_manifest
+from shiftlane.kube.services import service_manifest, service_ports
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CRD_FILE = REPO_ROOT / "crds" / "rollouts.shiftlane.io.yaml"
@@ -167,3 +170,18 @@ def test_selector_is_immutable(namespace: str) -> None:
         assert "spec.selector" in proc.stderr, proc.stderr
     finally:
         kubectl("delete", "rollout", "immutable-selector", "-n", namespace, "--ignore-not-found", "--wait=false")
+
+
+def test_longest_name_is_accepted_and_every_child_it_names_is_valid(namespace: str) -> None:
+    """The name limit is not stricter than it must be, and not looser: the Services and the revision
+    Deployment the operator derives from the longest accepted name are accepted by the API server."""
+    doc = manifest(TABLE / "valid" / "recreate.yaml")
+    doc["metadata"] = {"name": "a" * MAX_NAME_LENGTH, "namespace": namespace, "uid": str(uuid.uuid4())}
+    doc["spec"]["template"]["spec"]["containers"][0]["ports"] = [{"name": "http", "containerPort": 8080}]
+    must("create", "--dry-run=server", "--validate=strict", "-f", "-", stdin=yaml.safe_dump(doc))
+    template = doc["spec"]["template"]
+    children = [service_manifest(doc, suffix, None, service_ports(template)) for suffix in ("", "stable", "canary")]
+    children.append(revision_manifest(doc, revision_of(template), 1, 1))
+    for child in children:
+        must("create", "--dry-run=server", "--validate=strict", "-f", "-", stdin=yaml.safe_dump(child))
+        assert len(child["metadata"]["name"]) <= 63, "every child name is a DNS label, as spec.MAX_NAME_LENGTH says"

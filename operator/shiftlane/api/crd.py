@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from shiftlane.api.spec import RolloutSpec
+from shiftlane.api.spec import ROLLOUT_RULES, RolloutSpec
 from shiftlane.api.status import RolloutStatus
 
 GROUP = "shiftlane.io"
@@ -93,10 +93,12 @@ def rollout_crd() -> dict[str, Any]:
                             "type": "object",
                             "description": "A Rollout drives a change of its pod template through a delivery strategy.",
                             "required": ["spec"],
+                            "x-kubernetes-validations": ROLLOUT_RULES,
                             "properties": {
                                 "apiVersion": {"type": "string"},
                                 "kind": {"type": "string"},
-                                "metadata": {"type": "object"},
+                                # name is declared so that ROLLOUT_RULES can report their errors on it.
+                                "metadata": {"type": "object", "properties": {"name": {"type": "string"}}},
                                 "spec": schema_of(RolloutSpec),
                                 "status": schema_of(RolloutStatus),
                             },

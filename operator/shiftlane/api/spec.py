@@ -33,7 +33,18 @@ IntOrPercent = Annotated[
     ),
 ]
 Percent = Annotated[int, Field(ge=0, le=100)]
-LabelValue = Annotated[str, Field(max_length=63)]
+# A label value as the API server checks it: a Deployment or Service with any other value is refused.
+LabelValue = Annotated[str, Field(max_length=63, pattern=r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")]
+# A label key: an optional DNS-subdomain prefix and '/', then a name of at most 63 characters.
+LABEL_KEY = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+INT32_MAX = 2**31 - 1
+DEFAULT_MIN_READY_SECONDS = 0
+DEFAULT_PROGRESS_DEADLINE_SECONDS = 600
+# The longest name the operator derives from a Rollout's is its revision Deployment's, `<name>-<10 hex>`
+# (kube/labels.py). At 52 that name is a DNS-1035 label of at most 63 characters, as Kubernetes advises for
+# Deployments (their ReplicaSets and pods are named from it), and so are the Services `<name>`,
+# `<name>-stable` and `<name>-canary`.
+MAX_NAME_LENGTH = 63 - len("-") - 10
 
 
 def rule(expression: str, message: str, reason: str | None = None, field_path: str | None = None) -> dict[str, str]:
@@ -52,6 +63,15 @@ def one_of(keys: list[str]) -> str:
     return "[" + ", ".join(f"has(self.{k})" for k in keys) + "].filter(x, x).size() == 1"
 
 
+# A label map as the API server checks it (values are checked by LabelValue).
+LABEL_MAP = {
+    "maxProperties": 64,
+    "x-kubernetes-validations": [
+        rule(f"self.all(k, k.matches('{LABEL_KEY}'))", "label keys must be qualified names such as app or example.com/tier")
+    ],
+}
+
+
 class Model(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True)
 
@@ -66,15 +86,12 @@ class LabelSelectorRequirement(Model):
 
 
 class LabelSelector(Model):
-    match_labels: dict[str, LabelValue] = Field(
-        default_factory=dict,
-        json_schema_extra={"maxProperties": 64},
-    )
+    match_labels: dict[str, LabelValue] = Field(default_factory=dict, json_schema_extra=LABEL_MAP)
     match_expressions: list[LabelSelectorRequirement] = Field(default_factory=list, max_length=32)
 
 
 class ObjectMeta(Model):
-    labels: dict[str, LabelValue] = Field(default_factory=dict, json_schema_extra={"maxProperties": 64})
+    labels: dict[str, LabelValue] = Field(default_factory=dict, json_schema_extra=LABEL_MAP)
     annotations: dict[str, str] = Field(default_factory=dict, json_schema_extra={"maxProperties": 128})
 
 
@@ -93,6 +110,8 @@ class PodSpec(Model):
         max_length=64,
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
     )
+    # Declared so the schema can refuse what a Deployment refuses: its pods always restart.
+    restart_policy: Literal["Always"] | None = None
 
 
 class PodTemplate(Model):
@@ -407,6 +426,13 @@ class RolloutSpec(Model):
                     "FieldValueInvalid",
                     ".selector.matchLabels",
                 ),
+                rule(
+                    f"(has(self.minReadySeconds) ? self.minReadySeconds : {DEFAULT_MIN_READY_SECONDS})"
+                    f" < (has(self.progressDeadlineSeconds) ? self.progressDeadlineSeconds : {DEFAULT_PROGRESS_DEADLINE_SECONDS})",
+                    "minReadySeconds must be less than progressDeadlineSeconds, as a Deployment requires",
+                    "FieldValueInvalid",
+                    ".minReadySeconds",
+                ),
             ]
         }
     )
@@ -416,18 +442,45 @@ class RolloutSpec(Model):
             "x-kubernetes-validations": [
                 rule("has(self.matchLabels) && size(self.matchLabels) > 0", "selector.matchLabels must name at least one label"),
                 rule("self == oldSelf", "selector is immutable"),
+                # The Services select pods by labels alone, so an expression would not be honoured.
+                rule(
+                    "!has(self.matchExpressions) || size(self.matchExpressions) == 0",
+                    "matchExpressions is not supported: Shiftlane's Services select pods by labels; use matchLabels",
+                    "FieldValueForbidden",
+                    ".matchExpressions",
+                ),
             ]
         }
     )
     template: PodTemplate
-    min_ready_seconds: Annotated[int, Field(ge=0)] = 0
+    min_ready_seconds: Annotated[int, Field(ge=0)] = DEFAULT_MIN_READY_SECONDS
     revision_history_limit: Annotated[int, Field(ge=0, le=100)] = 10
-    progress_deadline_seconds: Annotated[int, Field(ge=1)] = 600
+    # A Deployment holds it in an int32.
+    progress_deadline_seconds: Annotated[int, Field(ge=1, le=INT32_MAX)] = DEFAULT_PROGRESS_DEADLINE_SECONDS
     progress_deadline_abort: bool = False
     # After an abort, traffic is back on stable first; the new revision's pods go this much later.
     abort_scale_down_delay_seconds: Annotated[int, Field(ge=0)] = 30
     paused: bool = False
     strategy: Strategy
+
+
+# Rules on the whole Rollout (crd.py puts them at the schema's root): CEL sees metadata.name there only.
+ROLLOUT_RULES = [
+    rule(
+        "self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",
+        "must be a DNS-1035 label (lower-case letters, digits and '-', starting with a letter):"
+        " it names the Rollout's Services",
+        "FieldValueInvalid",
+        ".metadata.name",
+    ),
+    rule(
+        f"size(self.metadata.name) <= {MAX_NAME_LENGTH}",
+        f"must be at most {MAX_NAME_LENGTH} characters: revision Deployments are named"
+        " <name>-<10-character hash> and must stay valid DNS labels of at most 63 characters",
+        "FieldValueInvalid",
+        ".metadata.name",
+    ),
+]
 
 
 def parse_spec(raw: dict[str, Any]) -> RolloutSpec:

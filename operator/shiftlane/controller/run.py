@@ -15,6 +15,7 @@ from shiftlane.controller.leader import LeaseElector
 from shiftlane.kube.client import api_client
 
 LEASE_NAME = "shiftlane-leader"
+log = logging.getLogger(__name__)
 
 
 def run_operator(namespaces: list[str], metrics_port: int, health_port: int, verbose: bool = False,
@@ -56,8 +57,12 @@ async def _elected(operator, health_port: int) -> None:
         await standby.cleanup()  # kopf serves /healthz from here on
         running = asyncio.ensure_future(operator)
         keeping = asyncio.ensure_future(elector.keep())
-        done, pending = await asyncio.wait({running, keeping}, return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
-        for task in done:
-            task.result()
+        await asyncio.wait({running, keeping}, return_when=asyncio.FIRST_COMPLETED)
+        if keeping.done():
+            # Exit now, while the lease still runs: kopf's own shutdown waits for handlers without a
+            # bound, and another replica may act once the lease expires.
+            log.critical("stopping: %s", keeping.exception())
+            logging.shutdown()
+            os._exit(1)
+        keeping.cancel()
+        running.result()
