@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from shiftlane.engine.interpret import interpret
 from shiftlane.engine.model import Decision, RevisionObservation, Verdict
 from shiftlane.engine.plan import CompileError, compile_plan
-from shiftlane.engine.replicas import resolve
+from shiftlane.engine.replicas import resolve, share
 from shiftlane.engine.steps import TrafficMode
 from tests.unit.world import World, manifest
 
@@ -188,6 +188,10 @@ def test_invariants_hold_for_any_sequence(strategy, replicas, moves) -> None:
         else:
             # Traffic moves before pods go: never in the same Decision, never while a Service selects them.
             previous = {r.name: r.weight for r in status.revisions}
+            for name, weight in weights.items():
+                # Serving capacity never drops below what the revision's share of traffic needs.
+                needed = min(before[name].available, share(world.spec.replicas, weight)) if name in before else 0
+                assert decision.replicas.get(name, 0) >= needed, ("capacity below the traffic share", name, weight)
             for name in reduced:
                 assert weights.get(name, 0) >= previous.get(name, 0), ("pods removed as traffic leaves", name)
                 assert obs.service_revisions.get("") != name or decision.services.get("") == name

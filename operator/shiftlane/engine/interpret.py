@@ -33,7 +33,7 @@ from shiftlane.api.status import (
 from shiftlane.engine.conditions import Stall, conditions_for
 from shiftlane.engine.model import AnalysisRequest, Decision, Event, Observation, Traffic, Verdict
 from shiftlane.engine.plan import CompileError, compile_plan
-from shiftlane.engine.replicas import resolve
+from shiftlane.engine.replicas import resolve, share
 from shiftlane.engine.steps import (
     Finish,
     Pause,
@@ -583,7 +583,7 @@ class _Interpretation:
 
     def keep_serving(self, replicas: dict[str, int], mode: TrafficMode, weights: dict[str, int], main: str | None) -> None:
         """Pods go only after traffic has gone: never in the Decision that moves it, never while a
-        Service is still observed selecting them."""
+        Service is still observed selecting them, never below what a revision's traffic needs."""
         if mode is TrafficMode.SHARE:
             return
         selected = self.obs.service_revisions.get("")
@@ -594,6 +594,9 @@ class _Interpretation:
             still_selected = selected == name and main != name
             if losing_traffic or still_selected:
                 replicas[name] = o.spec_replicas
+            elif weights.get(name, 0):  # still serving: keep the pods its share of traffic needs
+                needed = min(o.available, share(self.replicas, weights[name]))
+                replicas[name] = max(replicas.get(name, 0), needed)
 
     def keep_capacity(self, replicas: dict[str, int]) -> None:
         """Where traffic follows pods, a reduction may take only pods the strategy can spare: available
