@@ -33,6 +33,18 @@ class RevisionObservation:
 
 
 @dataclass(frozen=True)
+class RouterState:
+    """What a traffic router's objects hold now, read back from the cluster (not what we last wrote)."""
+
+    canary_weight: int  # percent of requests to the `<rollout>-canary` backend; the rest to stable
+    header_route: bool  # Shiftlane's match rule to the canary is in place
+    mirror_percent: int  # share of requests mirrored to the canary
+    # Why the router cannot hold a traffic state (e.g. "HTTPRoute shop/checkout not found"): the
+    # Rollout stalls naming it while the stable revision keeps serving.
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Observation:
     generation: int
     template_revision: str  # the revision the spec's pod template names
@@ -51,6 +63,8 @@ class Observation:
     # The API server's message for the last write it refused for this Rollout (403, 422, an admission
     # webhook), until a write succeeds again: the Rollout shows it as Stalled=True with an Event.
     write_error: str | None = None
+    # The router's objects as read back, when the strategy names a router this build drives.
+    router: RouterState | None = None
     # The verdict of an analysis with no result in `analysis` yet.
     unknown_analysis: Verdict = Verdict.RUNNING
 
