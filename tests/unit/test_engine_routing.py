@@ -26,8 +26,11 @@ def test_a_weight_step_waits_until_the_route_reads_back_the_weight() -> None:
     world.router = RouterState(canary_weight=0, header_route=False, mirror_percent=0)  # the write is not seen yet
     decision = world.decide()
     assert decision.status.phase is Phase.PROGRESSING and "reads 0" in decision.status.message
-    world.router = RouterState(canary_weight=20, header_route=False, mirror_percent=0)
-    assert world.decide().status.phase is Phase.PAUSED
+    world.router = RouterState(canary_weight=20, header_route=False, mirror_percent=0, objects=("HTTPRoute default/web",))
+    decision = world.decide()
+    assert decision.status.phase is Phase.PAUSED
+    router = decision.status.router  # status shows what the route reads, for `kubectl shiftlane get`
+    assert (router.name, router.objects, router.canary_weight) == ("gatewayAPI", ["HTTPRoute default/web"], 20)
 
 
 def test_a_missing_route_stalls_naming_it_and_fixing_it_resumes_without_restart() -> None:

@@ -99,6 +99,16 @@ class ProgressDeadline(Mutable):
     mark: str  # step, available and existing pods of the awaited revision when last changed
 
 
+class RouterStatus(Mutable):
+    """The traffic router's objects as last read back (not as last written)."""
+
+    name: str  # gatewayAPI, istio, traefik, nginx, alb
+    objects: list[str] = Field(default_factory=list)
+    canary_weight: int = 0
+    header_route: bool = False
+    mirror_percent: int = 0
+
+
 class RolloutStatus(Mutable):
     observed_generation: int | None = None
     phase: Phase = Phase.PENDING
@@ -126,6 +136,7 @@ class RolloutStatus(Mutable):
     stable_weight: int = 100
     mirror_percent: int = 0
     header_route: bool = False
+    router: RouterStatus | None = None
     revisions: list[RevisionStatus] = Field(default_factory=list)
     conditions: list[Condition] = Field(
         default_factory=list,

@@ -26,6 +26,7 @@ from shiftlane.api.status import (
     ProgressDeadline,
     RevisionStatus,
     RolloutProgress,
+    RouterStatus,
     RolloutStatus,
     ScaleDown,
     Undo,
@@ -757,6 +758,16 @@ class _Interpretation:
         s.stable_weight = weights.get(stable, 0)
         s.mirror_percent = traffic.mirror_percent
         s.header_route = bool(traffic.header_route)
+        routing, router = self.spec.strategy.traffic_routing, obs.router
+        s.router = None
+        if routing is not None and router is not None:
+            s.router = RouterStatus(
+                name=routing.router,
+                objects=list(router.objects),
+                canary_weight=router.canary_weight,
+                header_route=router.header_route,
+                mirror_percent=router.mirror_percent,
+            )
         stall = self.stall
         if stall is None and obs.write_error:
             stall = Stall("WriteRefused", obs.write_error)

@@ -42,6 +42,7 @@ class RouterState:
     # Why the router cannot hold a traffic state (e.g. "HTTPRoute shop/checkout not found"): the
     # Rollout stalls naming it while the stable revision keeps serving.
     problems: tuple[str, ...] = ()
+    objects: tuple[str, ...] = ()  # what the router manages, as "Kind namespace/name", for status
 
 
 @dataclass(frozen=True)
