@@ -74,7 +74,8 @@ class AlbIngress:
         return name.startswith(f"{self.names.rollout}-match-")
 
     def _target(self, service: str, weight: int) -> dict[str, Any]:
-        return {"serviceName": service, "servicePort": str(self.port), "weight": weight}
+        # The controller reads an int as a port number and a string as a port name.
+        return {"serviceName": service, "servicePort": self.port, "weight": weight}
 
     def _forward(self, *targets: dict[str, Any]) -> str:
         return json.dumps({"type": "forward", "forwardConfig": {"targetGroups": list(targets)}}, separators=(",", ":"))

@@ -190,6 +190,11 @@ def edited(obj: dict[str, Any]) -> dict[str, Any]:
     return copy.deepcopy(obj)
 
 
+def edit(managed: Managed, obj: dict[str, Any], want: Wanted) -> dict[str, Any]:
+    """The object as it must be; one Shiftlane cannot read sensibly (no backend of ours) stays as it is."""
+    return obj if managed.read(obj).problems else managed.edit(obj, want)
+
+
 # --- I/O -----------------------------------------------------------------------------------------
 
 
@@ -216,7 +221,7 @@ async def patch_managed(api: client.ApiClient, managed: Managed, want: Wanted) -
         current = await fetch(api, ref)
         if current is None:
             return
-        ops = patch_ops(current, managed.edit(current, want), managed.paths)
+        ops = patch_ops(current, edit(managed, current, want), managed.paths)
         if not ops:
             return  # no redundant writes
         try:
@@ -244,7 +249,7 @@ class PatchRouter:
 
     def translate(self, current: Mapping[ObjectRef, dict[str, Any] | None], want: Wanted, rollout: dict[str, Any]) -> dict[ObjectRef, dict[str, Any]]:
         """The objects as apply leaves them (a missing one stays missing)."""
-        return {m.ref: m.edit(obj, want) for m in self.managed if (obj := current.get(m.ref)) is not None}
+        return {m.ref: edit(m, obj, want) for m in self.managed if (obj := current.get(m.ref)) is not None}
 
     async def observe(self, api: client.ApiClient, rollout: dict[str, Any]) -> RouterState:
         return self.read({m.ref: await fetch(api, m.ref) for m in self.managed})

@@ -18,6 +18,8 @@ from shiftlane.traffic.router import Backends, ObjectRef, PatchRouter, Wanted, e
 
 GROUP = "traefik.io"
 VERSION = "v1alpha1"
+# The fields of a service entry that say where it is; the rest (weight, mirrors) is Shiftlane's to set.
+REFERENCE = ("name", "namespace", "port", "kind", "scheme")
 
 
 def _is(service: dict[str, Any], name: str) -> bool:
@@ -32,11 +34,11 @@ class TraefikService:
     carries_traffic: bool = True
 
     def _stable(self, spec: dict[str, Any]) -> dict[str, Any] | None:
+        """Where the stable Service is reached (name, port, …), without a weight or mirrors."""
         mirroring = spec.get("mirroring")
-        if mirroring and _is(mirroring, self.names.stable):
-            return {k: v for k, v in mirroring.items() if k in ("name", "namespace", "port", "kind")}
-        services = (spec.get("weighted") or {}).get("services") or []
-        return next((s for s in services if _is(s, self.names.stable)), None)
+        candidates = [mirroring] if mirroring else (spec.get("weighted") or {}).get("services") or []
+        found = next((s for s in candidates if _is(s, self.names.stable)), None)
+        return None if found is None else {k: v for k, v in found.items() if k in REFERENCE}
 
     def read(self, obj: dict[str, Any]) -> RouterState:
         spec = obj.get("spec") or {}
