@@ -121,8 +121,9 @@ class GatewayRoute:
                 assert stable is not None
                 rule["backendRefs"] = self._weighed(rule["backendRefs"], stable, want)
                 filters = [f for f in rule.get("filters") or [] if not self._is_mirror(f)]
-                if want.matches:
-                    matching.append(self._match_rule(len(matching), rule, filters, stable, want))
+                # A rule per request match: a rule with a ReplacePrefixMatch rewrite may hold one match only.
+                for request in want.matches:
+                    matching.append(self._match_rule(len(matching), rule, filters, stable, request))
                 if want.mirror_percent:
                     filters.append(self._mirror(stable, want.mirror_percent))
                 if filters:
@@ -159,11 +160,13 @@ class GatewayRoute:
     def _mirror(self, stable: dict[str, Any], percent: int) -> dict[str, Any]:
         return {"type": "RequestMirror", "requestMirror": {"backendRef": self._canary_ref(stable), "percent": percent}}
 
-    def _match_rule(self, index: int, rule: dict[str, Any], filters: list[dict[str, Any]], stable: dict[str, Any], want: Wanted) -> dict[str, Any]:
+    def _match_rule(
+        self, index: int, rule: dict[str, Any], filters: list[dict[str, Any]], stable: dict[str, Any], request: RequestMatch
+    ) -> dict[str, Any]:
         """A copy of the user's rule, but for matching requests only and all to the canary."""
         copied = {k: v for k, v in edited(rule).items() if k not in ("name", "matches", "backendRefs", "filters")}
         copied["name"] = self.names.match_name(index)
-        copied["matches"] = [_merge(m, r, self.grpc) for m in rule.get("matches") or [{}] for r in want.matches]
+        copied["matches"] = [_merge(m, request, self.grpc) for m in rule.get("matches") or [{}]]
         copied["backendRefs"] = [{**stable, "name": self.names.canary, "weight": 1}]
         if filters:
             copied["filters"] = edited(filters)

@@ -208,17 +208,12 @@ async def fetch(api: client.ApiClient, ref: ObjectRef) -> dict[str, Any] | None:
         raise
 
 
-def _stale(error: client.ApiException) -> bool:
-    # A failed `test` op is a 422 (some servers 409) naming the test; a conflict on write is 409.
-    return error.status == 409 or (error.status == 422 and "test" in str(error.body).lower())
-
-
 async def patch_managed(api: client.ApiClient, managed: Managed, want: Wanted) -> None:
     """Write the managed paths of one object when they differ; a missing object is left to observe."""
     ref = managed.ref
     objects = client.CustomObjectsApi(api)
+    current = await fetch(api, ref)
     for attempt in range(ATTEMPTS):
-        current = await fetch(api, ref)
         if current is None:
             return
         ops = patch_ops(current, edit(managed, current, want), managed.paths)
@@ -230,7 +225,13 @@ async def patch_managed(api: client.ApiClient, managed: Managed, want: Wanted) -
             )
             return
         except client.ApiException as error:
-            if not _stale(error) or attempt == ATTEMPTS - 1:
+            # A failed `test` op is a bare 422 "Invalid", like a schema error: it is stale when the
+            # object has changed since the read, and then worth another attempt from the new one.
+            if error.status not in (409, 422) or attempt == ATTEMPTS - 1:
+                raise
+            read_version = current["metadata"]["resourceVersion"]
+            current = await fetch(api, ref)
+            if current is not None and current["metadata"]["resourceVersion"] == read_version:
                 raise
 
 
