@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import copy
 import os
-import subprocess
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes_asyncio import client, config
+from kubernetes_asyncio import client
 
 from shiftlane.api.spec import RequestMatch, TrafficRouting
 from shiftlane.engine.model import RouterState, Traffic
@@ -21,7 +19,6 @@ from shiftlane.traffic import router as router_module
 from shiftlane.traffic.router import ObjectRef
 from tests.unit.routers_golden import cases, load
 
-ROOT = Path(__file__).resolve().parents[2]
 STABLE, CANARY = "aaaaaaaaaa", "bbbbbbbbbb"
 pytestmark = pytest.mark.skipif(not os.environ.get("KUBECONFIG"), reason="needs a cluster in KUBECONFIG")
 # The CRD each router's objects need; Ingress is built in.
@@ -30,15 +27,6 @@ CRDS = {
     "istio": "virtualservices.networking.istio.io",
     "traefik": "traefikservices.traefik.io",
 }
-
-
-@pytest.fixture(scope="module")
-async def api():
-    subprocess.run(["kubectl", "apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds")], check=True, capture_output=True)
-    subprocess.run(["kubectl", "wait", "--for=condition=Established", "crd/rollouts.shiftlane.io", "--timeout=60s"], check=True, capture_output=True)
-    await config.load_kube_config()
-    async with client.ApiClient() as api_client:
-        yield api_client
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from typing import Any
 
 from shiftlane.api.spec import AlbRouting, HeaderMatch, RequestMatch
 from shiftlane.engine.model import RouterState
-from shiftlane.traffic.gateway_api import share
 from shiftlane.traffic.router import Backends, ObjectRef, PatchRouter, RouterError, Wanted, edited
+from shiftlane.traffic.rules import share
 
 USE_ANNOTATION = "use-annotation"
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from shiftlane.api.spec import GatewayApiRouting, HeaderMatch, RequestMatch
-from shiftlane.engine.model import RouterState
 from shiftlane.traffic.matches import cookie_regex, value_regex
 from shiftlane.traffic.router import Backends, ObjectRef, PatchRouter, RouterError, Wanted, edited
+from shiftlane.traffic.rules import Entry, RuleRoute, share, weigh
 
 GROUP = "gateway.networking.k8s.io"
 VERSION = "v1"
@@ -21,12 +21,6 @@ VERSION = "v1"
 
 def is_service(ref: dict[str, Any], name: str) -> bool:
     return ref.get("name") == name and ref.get("kind", "Service") == "Service" and ref.get("group", "") == ""
-
-
-def share(stable: int, canary: int) -> int:
-    """The canary's percent of two weights, as a proxy splits them."""
-    total = stable + canary
-    return round(100 * canary / total) if total > 0 else 0
 
 
 def _match(match: HeaderMatch) -> dict[str, str]:
@@ -53,123 +47,62 @@ def _merge(base: dict[str, Any], request: RequestMatch, grpc: bool) -> dict[str,
 
 
 @dataclass(frozen=True)
-class GatewayRoute:
-    ref: ObjectRef
-    names: Backends
-    rule_names: tuple[str, ...] = ()
-    paths: tuple[str, ...] = ("/spec/rules",)
-    carries_traffic: bool = True
+class GatewayRoute(RuleRoute):
+    rules_key = "rules"
+    rule_word = "rule"
+
+    def stable_label(self) -> str:
+        return f"backendRef to Service {self.names.stable}"
 
     @property
     def grpc(self) -> bool:
         return self.ref.kind == "GRPCRoute"
 
-    def _stable_ref(self, rule: dict[str, Any]) -> dict[str, Any] | None:
+    def stable_of(self, rule: Entry) -> Entry | None:
         return next((r for r in rule.get("backendRefs") or [] if is_service(r, self.names.stable)), None)
 
-    def _managed(self, rules: list[dict[str, Any]]) -> list[int]:
-        return [
-            i
-            for i, rule in enumerate(rules)
-            if not self.names.is_match(rule.get("name"))
-            and (not self.rule_names or rule.get("name") in self.rule_names)
-            and self._stable_ref(rule) is not None
-        ]
-
-    def _is_mirror(self, f: dict[str, Any]) -> bool:
+    def _is_mirror(self, f: Entry) -> bool:
         return f.get("type") == "RequestMirror" and is_service((f.get("requestMirror") or {}).get("backendRef") or {}, self.names.canary)
 
-    def read(self, obj: dict[str, Any]) -> RouterState:
-        rules = (obj.get("spec") or {}).get("rules") or []
-        names = {r.get("name") for r in rules}
-        problems = [f"{self.ref} has no rule named {n}" for n in self.rule_names if n not in names]
-        managed = [rules[i] for i in self._managed(rules)]
-        if not managed:
-            where = f" in rules {', '.join(self.rule_names)}" if self.rule_names else ""
-            problems.append(f"{self.ref} has no backendRef to Service {self.names.stable}{where}")
-        weights, mirrors = [0], [0]
-        for rule in managed:
-            refs = rule.get("backendRefs") or []
-            stable = sum(r.get("weight", 1) for r in refs if is_service(r, self.names.stable))
-            canary = sum(r.get("weight", 1) for r in refs if is_service(r, self.names.canary))
-            weights.append(share(stable, canary))
-            for f in rule.get("filters") or []:
-                if self._is_mirror(f):
-                    mirror = f["requestMirror"]
-                    fraction = mirror.get("fraction")
-                    if fraction:
-                        mirrors.append(round(100 * fraction["numerator"] / fraction.get("denominator", 100)))
-                    else:
-                        mirrors.append(mirror.get("percent", 100))
-        return RouterState(
-            canary_weight=max(weights),
-            header_route=any(self.names.is_match(r.get("name")) for r in rules),
-            mirror_percent=max(mirrors),
-            problems=tuple(problems),
+    def canary_weight(self, rule: Entry) -> int:
+        refs = rule.get("backendRefs") or []
+        stable = sum(r.get("weight", 1) for r in refs if is_service(r, self.names.stable))
+        return share(stable, sum(r.get("weight", 1) for r in refs if is_service(r, self.names.canary)))
+
+    def mirror_percent(self, rule: Entry) -> int | None:
+        mirror = next((f["requestMirror"] for f in rule.get("filters") or [] if self._is_mirror(f)), None)
+        if mirror is None:
+            return None
+        fraction = mirror.get("fraction")
+        return round(100 * fraction["numerator"] / fraction.get("denominator", 100)) if fraction else mirror.get("percent", 100)
+
+    def set_traffic(self, rule: Entry, stable: Entry, want: Wanted) -> None:
+        canary = {**stable, "name": self.names.canary}
+        rule["backendRefs"] = weigh(
+            rule["backendRefs"], lambda r: is_service(r, self.names.stable), lambda r: is_service(r, self.names.canary), canary, want
         )
-
-    def edit(self, obj: dict[str, Any], want: Wanted) -> dict[str, Any]:
-        out = edited(obj)
-        rules = out.setdefault("spec", {}).get("rules") or []
-        managed = set(self._managed(rules))
-        kept, matching = [], []
-        for i, rule in enumerate(rules):
-            if self.names.is_match(rule.get("name")):
-                continue  # recomputed below from the rule it overrides, or gone
-            if i in managed:
-                stable = self._stable_ref(rule)
-                assert stable is not None
-                rule["backendRefs"] = self._weighed(rule["backendRefs"], stable, want)
-                filters = [f for f in rule.get("filters") or [] if not self._is_mirror(f)]
-                # A rule per request match: a rule with a ReplacePrefixMatch rewrite may hold one match only.
-                for request in want.matches:
-                    matching.append(self._match_rule(len(matching), rule, filters, stable, request))
-                if want.mirror_percent:
-                    filters.append(self._mirror(stable, want.mirror_percent))
-                if filters:
-                    rule["filters"] = filters
-                else:
-                    rule.pop("filters", None)
-            kept.append(rule)
-        # First in the list: Gateway API breaks precedence ties by rule order.
-        out["spec"]["rules"] = matching + kept
-        return out
-
-    def _weighed(self, refs: list[dict[str, Any]], stable: dict[str, Any], want: Wanted) -> list[dict[str, Any]]:
-        has_canary = any(is_service(r, self.names.canary) for r in refs)
-        if not has_canary and not want.canary_weight:
-            return refs  # nothing to the canary, as the user wrote it
-        weighed = []
-        for ref in refs:
-            if is_service(ref, self.names.stable):
-                ref = {**ref, "weight": want.stable_weight}
-            elif is_service(ref, self.names.canary):
-                ref = {**ref, "weight": want.canary_weight}
-            weighed.append(ref)
-        if not has_canary:
-            weighed.append({**stable, "name": self.names.canary, "weight": want.canary_weight})
-        return weighed
-
-    def _canary_ref(self, stable: dict[str, Any]) -> dict[str, Any]:
-        # Written with the server's defaults so that reading it back shows no difference to write again.
-        ref = {"group": "", "kind": "Service", "name": self.names.canary}
-        if "port" in stable:
-            ref["port"] = stable["port"]
-        return ref
-
-    def _mirror(self, stable: dict[str, Any], percent: int) -> dict[str, Any]:
-        return {"type": "RequestMirror", "requestMirror": {"backendRef": self._canary_ref(stable), "percent": percent}}
-
-    def _match_rule(
-        self, index: int, rule: dict[str, Any], filters: list[dict[str, Any]], stable: dict[str, Any], request: RequestMatch
-    ) -> dict[str, Any]:
-        """A copy of the user's rule, but for matching requests only and all to the canary."""
-        copied = {k: v for k, v in edited(rule).items() if k not in ("name", "matches", "backendRefs", "filters")}
-        copied["name"] = self.names.match_name(index)
-        copied["matches"] = [_merge(m, request, self.grpc) for m in rule.get("matches") or [{}]]
-        copied["backendRefs"] = [{**stable, "name": self.names.canary, "weight": 1}]
+        filters = [f for f in rule.get("filters") or [] if not self._is_mirror(f)]
+        if want.mirror_percent:
+            # Spelled with the server's defaults, so that reading it back shows nothing to write again.
+            backend = {"group": "", "kind": "Service", "name": self.names.canary, **({"port": stable["port"]} if "port" in stable else {})}
+            filters.append({"type": "RequestMirror", "requestMirror": {"backendRef": backend, "percent": want.mirror_percent}})
         if filters:
-            copied["filters"] = edited(filters)
+            rule["filters"] = filters
+        else:
+            rule.pop("filters", None)
+
+    def match_groups(self, want: Wanted) -> list[tuple[RequestMatch, ...]]:
+        # A rule per request match: a rule with a ReplacePrefixMatch rewrite may hold one match only.
+        return [(request,) for request in want.matches]
+
+    def match_rule(self, name: str, rule: Entry, stable: Entry, requests: tuple[RequestMatch, ...]) -> Entry:
+        copied = {k: v for k, v in edited(rule).items() if k not in ("name", "matches", "backendRefs", "filters")}
+        copied["name"] = name
+        copied["matches"] = [_merge(m, r, self.grpc) for m in rule.get("matches") or [{}] for r in requests]
+        copied["backendRefs"] = [{**stable, "name": self.names.canary, "weight": 1}]
+        filters = [f for f in edited(rule.get("filters") or []) if not self._is_mirror(f)]
+        if filters:
+            copied["filters"] = filters
         return copied
 
 

@@ -8,15 +8,15 @@ that holds a weight already finds its subsets selecting the right pods.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from shiftlane.api.spec import HeaderMatch, IstioRouting, RequestMatch
 from shiftlane.engine.model import RouterState
 from shiftlane.kube.labels import REVISION_LABEL
-from shiftlane.traffic.gateway_api import share
 from shiftlane.traffic.matches import cookie_regex
 from shiftlane.traffic.router import Backends, ObjectRef, PatchRouter, Wanted, edited
+from shiftlane.traffic.rules import Entry, RuleRoute, share, weigh
 
 GROUP = "networking.istio.io"
 VERSION = "v1"
@@ -80,100 +80,49 @@ def _host(destination: dict[str, Any]) -> str:
 
 
 @dataclass(frozen=True)
-class VirtualService:
-    ref: ObjectRef
-    names: Backends
-    destinations: Destinations
-    route_names: tuple[str, ...] = ()
-    paths: tuple[str, ...] = ("/spec/http",)
-    carries_traffic: bool = True
+class VirtualService(RuleRoute):
+    destinations: Destinations = field(kw_only=True)
+    rules_key = "http"
+    rule_word = "http route"
 
-    def _stable(self, route: dict[str, Any]) -> dict[str, Any] | None:
+    def stable_label(self) -> str:
+        return f"destination with {self.destinations.stable_label}"
+
+    def stable_of(self, route: Entry) -> Entry | None:
         return next((d["destination"] for d in route.get("route") or [] if self.destinations.is_stable(d.get("destination") or {})), None)
 
-    def _managed(self, routes: list[dict[str, Any]]) -> list[int]:
-        return [
-            i
-            for i, route in enumerate(routes)
-            if not self.names.is_match(route.get("name"))
-            and (not self.route_names or route.get("name") in self.route_names)
-            and self._stable(route) is not None
-        ]
+    def canary_weight(self, route: Entry) -> int:
+        targets = route.get("route") or []
+        # A lone destination takes everything whatever its weight says.
+        weight = (lambda d: d.get("weight", 0)) if len(targets) > 1 else (lambda d: 100)
+        stable = sum(weight(d) for d in targets if self.destinations.is_stable(d.get("destination") or {}))
+        return share(stable, sum(weight(d) for d in targets if self.destinations.is_canary(d.get("destination") or {})))
 
-    def _is_mirror(self, route: dict[str, Any]) -> bool:
-        return self.destinations.is_canary(route.get("mirror") or {})
+    def mirror_percent(self, route: Entry) -> int | None:
+        if not self.destinations.is_canary(route.get("mirror") or {}):
+            return None
+        return round((route.get("mirrorPercentage") or {}).get("value", 100))
 
-    def read(self, obj: dict[str, Any]) -> RouterState:
-        routes = (obj.get("spec") or {}).get("http") or []
-        names = {r.get("name") for r in routes}
-        problems = [f"{self.ref} has no http route named {n}" for n in self.route_names if n not in names]
-        managed = [routes[i] for i in self._managed(routes)]
-        if not managed:
-            where = f" in routes {', '.join(self.route_names)}" if self.route_names else ""
-            problems.append(f"{self.ref} has no destination with {self.destinations.stable_label}{where}")
-        weights, mirrors = [0], [0]
-        for route in managed:
-            targets = route.get("route") or []
-            # A lone destination takes everything whatever its weight says.
-            weight = (lambda d: d.get("weight", 0)) if len(targets) > 1 else (lambda d: 100)
-            stable = sum(weight(d) for d in targets if self.destinations.is_stable(d.get("destination") or {}))
-            canary = sum(weight(d) for d in targets if self.destinations.is_canary(d.get("destination") or {}))
-            weights.append(share(stable, canary))
-            if self._is_mirror(route):
-                mirrors.append(round((route.get("mirrorPercentage") or {}).get("value", 100)))
-        return RouterState(
-            canary_weight=max(weights),
-            header_route=any(self.names.is_match(r.get("name")) for r in routes),
-            mirror_percent=max(mirrors),
-            problems=tuple(problems),
+    def set_traffic(self, route: Entry, stable: Entry, want: Wanted) -> None:
+        route["route"] = weigh(
+            route["route"],
+            lambda t: self.destinations.is_stable(t.get("destination") or {}),
+            lambda t: self.destinations.is_canary(t.get("destination") or {}),
+            {"destination": self.destinations.canary_of(stable)},
+            want,
         )
+        if self.mirror_percent(route) is not None:
+            route.pop("mirror")
+            route.pop("mirrorPercentage", None)
+        if want.mirror_percent:
+            route["mirror"] = self.destinations.canary_of(stable)
+            route["mirrorPercentage"] = {"value": want.mirror_percent}
 
-    def edit(self, obj: dict[str, Any], want: Wanted) -> dict[str, Any]:
-        out = edited(obj)
-        routes = out.setdefault("spec", {}).get("http") or []
-        managed = set(self._managed(routes))
-        kept, matching = [], []
-        for i, route in enumerate(routes):
-            if self.names.is_match(route.get("name")):
-                continue
-            if i in managed:
-                stable = self._stable(route)
-                assert stable is not None
-                route["route"] = self._weighed(route["route"], stable, want)
-                if self._is_mirror(route):
-                    route.pop("mirror")
-                    route.pop("mirrorPercentage", None)
-                if want.matches:
-                    matching.append(self._match_route(len(matching), route, stable, want))
-                if want.mirror_percent:
-                    route["mirror"] = self.destinations.canary_of(stable)
-                    route["mirrorPercentage"] = {"value": want.mirror_percent}
-            kept.append(route)
-        # Istio takes the first route that matches.
-        out["spec"]["http"] = matching + kept
-        return out
-
-    def _weighed(self, targets: list[dict[str, Any]], stable: dict[str, Any], want: Wanted) -> list[dict[str, Any]]:
-        has_canary = any(self.destinations.is_canary(t.get("destination") or {}) for t in targets)
-        if not has_canary and not want.canary_weight:
-            return targets
-        weighed = []
-        for target in targets:
-            destination = target.get("destination") or {}
-            if self.destinations.is_stable(destination):
-                target = {**target, "weight": want.stable_weight}
-            elif self.destinations.is_canary(destination):
-                target = {**target, "weight": want.canary_weight}
-            weighed.append(target)
-        if not has_canary:
-            weighed.append({"destination": self.destinations.canary_of(stable), "weight": want.canary_weight})
-        return weighed
-
-    def _match_route(self, index: int, route: dict[str, Any], stable: dict[str, Any], want: Wanted) -> dict[str, Any]:
-        """A copy of the user's route (rewrites, timeouts, retries) for matching requests, all to the canary."""
+    def match_rule(self, name: str, route: Entry, stable: Entry, requests: tuple[RequestMatch, ...]) -> Entry:
+        """Rewrites, timeouts and retries of the user's route stay; where requests go is Shiftlane's."""
         copied = {k: v for k, v in edited(route).items() if k not in DESTINATION_FIELDS}
-        copied["name"] = self.names.match_name(index)
-        copied["match"] = [_merge(m, r) for m in route.get("match") or [{}] for r in want.matches]
+        copied["name"] = name
+        copied["match"] = [_merge(m, r) for m in route.get("match") or [{}] for r in requests]
         copied["route"] = [{"destination": self.destinations.canary_of(stable)}]
         return copied
 
@@ -207,13 +156,13 @@ def istio_router(routing: IstioRouting, namespace: str, rollout: str) -> PatchRo
     vs = ObjectRef(GROUP, VERSION, "virtualservices", "VirtualService", namespace, routing.virtual_service.name)
     rule = routing.destination_rule
     if rule is None:
-        return PatchRouter("istio", (VirtualService(vs, names, Destinations(names), tuple(routing.virtual_service.routes)),))
+        return PatchRouter("istio", (VirtualService(vs, names, tuple(routing.virtual_service.routes), destinations=Destinations(names)),))
     dr = ObjectRef(GROUP, VERSION, "destinationrules", "DestinationRule", namespace, rule.name)
     destinations = Destinations(names, rule.stable_subset_name, rule.canary_subset_name)
     return PatchRouter(
         "istio",
         (
             DestinationRule(dr, rule.stable_subset_name, rule.canary_subset_name),
-            VirtualService(vs, names, destinations, tuple(routing.virtual_service.routes)),
+            VirtualService(vs, names, tuple(routing.virtual_service.routes), destinations=destinations),
         ),
     )

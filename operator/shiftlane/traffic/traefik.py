@@ -13,8 +13,8 @@ from typing import Any
 
 from shiftlane.api.spec import TraefikRouting
 from shiftlane.engine.model import RouterState
-from shiftlane.traffic.gateway_api import share
 from shiftlane.traffic.router import Backends, ObjectRef, PatchRouter, Wanted, edited
+from shiftlane.traffic.rules import share, weigh
 
 GROUP = "traefik.io"
 VERSION = "v1alpha1"
@@ -66,16 +66,10 @@ class TraefikService:
             return out
         if spec.pop("mirroring", None) is not None:
             spec["weighted"] = {"services": [stable]}
-        services = spec["weighted"].setdefault("services", [])
-        if not want.canary_weight and not any(_is(s, self.names.canary) for s in services):
-            return out  # nothing to the canary, as the user wrote it
-        if not any(_is(s, self.names.canary) for s in services):
-            services.append(canary)
-        for service in services:
-            if _is(service, self.names.stable):
-                service["weight"] = want.stable_weight
-            elif _is(service, self.names.canary):
-                service["weight"] = want.canary_weight
+        weighted = spec["weighted"]
+        weighted["services"] = weigh(
+            weighted.get("services") or [], lambda s: _is(s, self.names.stable), lambda s: _is(s, self.names.canary), canary, want
+        )
         return out
 
 
