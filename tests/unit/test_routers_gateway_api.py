@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from shiftlane.api.spec import RequestMatch, TrafficRouting
-from shiftlane.engine.model import Traffic
-from shiftlane.traffic import router_for
-from shiftlane.traffic.router import RouterError, wanted
 from tests.unit.routers_golden import Case, cases
+
 
 @pytest.mark.parametrize("folder", cases("gatewayAPI"), ids=lambda p: p.name)
 def test_golden(folder) -> None:
