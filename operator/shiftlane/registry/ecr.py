@@ -221,7 +221,8 @@ class Ecr:
 
     # --- plumbing --------------------------------------------------------------------------------
 
-    def _client(self, ref: ImageReference) -> BaseClient:
+    def client(self, ref: ImageReference) -> BaseClient:
+        """The boto3 client that serves ``ref``'s region, made once and reused."""
         source = _ecr(ref)
         key = (source.region, source.fips)
         with self._lock:
@@ -248,7 +249,7 @@ class Ecr:
                                  retry_after=until - time.monotonic())
         with measured(f"ecr:{api}") as call:
             try:
-                client = self._client(ref)
+                client = self.client(ref)
                 answer = await asyncio.to_thread(request, client)
                 self._throttled.pop(region, None)
                 return answer
