@@ -8,6 +8,7 @@ gives a Bearer token for ``repository:<name>:pull``, anonymously or with basic c
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import ipaddress
 import time
@@ -38,6 +39,10 @@ _API_HOSTS = {DOCKER_HUB: "registry-1.docker.io"}
 class BasicCredentials:
     username: str
     password: str = field(repr=False)
+
+
+def basic_authorization(credentials: BasicCredentials) -> str:
+    return "Basic " + base64.b64encode(f"{credentials.username}:{credentials.password}".encode()).decode()
 
 
 def _challenge(header: str) -> tuple[str, dict[str, str]]:
@@ -117,14 +122,14 @@ class OciRegistry:
         if scheme == "basic":
             if credentials is None:
                 return RegistryError(Problem.DENIED, f"registry {ref.registry} wants credentials and none are configured", 300.0)
-            return aiohttp.BasicAuth(credentials.username, credentials.password).encode()
+            return basic_authorization(credentials)
         if scheme != "bearer" or "realm" not in params:
             return RegistryError(Problem.DENIED, f"registry {ref.registry} sent an unusable challenge: {header!r}", 300.0)
         query = {"scope": scope}
         if "service" in params:
             query["service"] = params["service"]
-        auth = aiohttp.BasicAuth(credentials.username, credentials.password) if credentials else None
-        async with self._session.get(params["realm"], params=query, auth=auth, timeout=self._timeout) as response:
+        auth = {"Authorization": basic_authorization(credentials)} if credentials else {}
+        async with self._session.get(params["realm"], params=query, headers=auth, timeout=self._timeout) as response:
             if response.status in (401, 403):
                 return RegistryError(Problem.DENIED, f"token service of {ref.registry} refused pull of {ref.repository}", 300.0)
             if response.status != 200:
