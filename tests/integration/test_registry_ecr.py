@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
+import aiohttp
 import boto3
 import pytest
 import requests
@@ -15,8 +17,13 @@ from botocore.stub import Stubber
 from moto.server import ThreadedMotoServer
 from prometheus_client import REGISTRY
 
+from shiftlane.api.image_policy import ImagePolicy, ScanPolicy
 from shiftlane.registry.ecr import DEFAULT_CONFIG, Ecr, Unprotected
 from shiftlane.registry.findings import ScanStatus, Severity
+from shiftlane.registry.inspect import ImageProblem, inspect_images
+from shiftlane.registry.oci import OciRegistry
+from shiftlane.registry.pinning import pinned_template
+from shiftlane.registry.policy import Allowed, Blocked, evaluate
 from shiftlane.registry.pull_secret import observe_pull_secret, pull_secret_manifest
 from shiftlane.registry.references import parse_image
 from shiftlane.registry.results import Digest, Problem, RegistryError
@@ -203,7 +210,6 @@ ENHANCED_PAGE_1 = {
     "nextToken": "page-2",
 }
 ENHANCED_PAGE_2 = {
-    "imageScanStatus": {"status": "ACTIVE"},
     "imageScanFindings": {"enhancedFindings": [
         {"severity": "UNTRIAGED", "status": "ACTIVE", "title": "GHSA-xxxx",
          "packageVulnerabilityDetails": {"vulnerabilityId": "GHSA-xxxx-yyyy", "source": "GITHUB"}},
@@ -254,3 +260,37 @@ async def test_throttling_backs_off_without_calling_again() -> None:
     second = await adapter.resolve_digest(REF)
     assert second.problem is Problem.THROTTLED and 0 < second.retry_after <= first.retry_after
     stubber.assert_no_pending_responses()
+
+
+# --- the whole check for one template ----------------------------------------------------------
+
+
+async def test_a_template_with_a_vulnerable_image_is_blocked_until_the_cve_is_allow_listed(aws) -> None:
+    client = aws()
+    app = push(client, "checkout", "1.4.2", layer="a")
+    migrate = push(client, "migrate", "7", layer="b", mutability="IMMUTABLE")
+    client.start_image_scan(repositoryName="checkout", imageId={"imageDigest": app})  # moto reports one HIGH CVE
+    template = {"spec": {"initContainers": [{"name": "migrate", "image": f"{HOST}/migrate:7"}],
+                         "containers": [{"name": "app", "image": f"{HOST}/checkout:1.4.2"}]}}
+    now = datetime.now(UTC)
+    async with aiohttp.ClientSession() as session:
+        oci, adapter = OciRegistry(session), ecr()
+        gated = ImagePolicy(scan=ScanPolicy(max_severity="HIGH"))
+        facts = await inspect_images(template, gated, adapter, oci)
+        blocked = evaluate(gated, facts, now=now, checking_since=now)
+        assert isinstance(blocked, Blocked) and blocked.container == "app" and "CVE-9999-9999" in blocked.message
+
+        allowed_policy = ImagePolicy(scan=ScanPolicy(max_severity="HIGH", allow_list=["CVE-9999-9999"]))
+        allowed = evaluate(allowed_policy, await inspect_images(template, allowed_policy, adapter, oci), now=now, checking_since=now)
+        assert isinstance(allowed, Allowed)
+        pinned = pinned_template(template, allowed.by_container())
+        assert pinned["spec"]["containers"][0]["image"] == f"{HOST}/checkout@{app}"
+        assert pinned["spec"]["initContainers"][0]["image"] == f"{HOST}/migrate@{migrate}"
+
+        template["spec"]["containers"][0]["image"] = f"{HOST}/checkout:1.5.0"
+        missing = await inspect_images(template, gated, adapter, oci)
+        assert isinstance(missing, ImageProblem) and missing.problem is Problem.NOT_FOUND
+        assert missing.container == "app" and f"{HOST}/checkout:1.5.0" in missing.message
+        template["spec"]["containers"][0]["image"] = f"{HOST}/Checkout:1"
+        malformed = await inspect_images(template, gated, adapter, oci)
+        assert malformed.problem is None and "container 'app'" in malformed.message

@@ -25,6 +25,8 @@ from cryptography.x509.oid import NameOID
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
+from shiftlane.registry.ecr import Ecr
+from shiftlane.registry.inspect import image_exists
 from shiftlane.registry.oci import BasicCredentials, OciRegistry
 from shiftlane.registry.references import parse_image
 from shiftlane.registry.results import Problem, RegistryError
@@ -181,6 +183,16 @@ async def test_a_missing_tag_or_repository_is_not_found_and_names_it(session, op
     assert f"{open_registry}/team/app:9.9" in missing.message
     gone = await oci.resolve_digest(parse_image("app", f"{open_registry}/nobody/here:1"))
     assert gone.problem is Problem.NOT_FOUND
+
+
+async def test_a_deleted_manifest_no_longer_exists_for_a_rollback(session, open_registry) -> None:
+    digest = await push_image(session, open_registry, "team/old", "0.9")
+    ref = parse_image("app", f"{open_registry}/team/old:0.9")
+    oci = OciRegistry(session)
+    assert await image_exists(ref, digest, Ecr(), oci) is True
+    async with session.delete(f"http://{open_registry}/v2/team/old/manifests/{digest}") as deleted:
+        assert deleted.status == 202
+    assert await image_exists(ref, digest, Ecr(), oci) is False
 
 
 async def test_a_stopped_registry_is_unreachable(session) -> None:

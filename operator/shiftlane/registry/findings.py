@@ -81,7 +81,8 @@ class ScanFindings:
             if f.get("status", "ACTIVE") == "ACTIVE"
         ]
         return ScanFindings(
-            status=ScanStatus.parse(scan.get("status")),
+            # Later pages may leave the status out.
+            status=ScanStatus.parse(scan["status"]) if scan.get("status") else self.status,
             findings=self.findings + tuple(basic) + tuple(enhanced),
             description=scan.get("description") or self.description,
         )
