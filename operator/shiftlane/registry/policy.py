@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from shiftlane.api.image_policy import ImagePolicy
 from shiftlane.engine.strategies.common import seconds_of
-from shiftlane.registry.findings import Finding, ScanFindings, ScanStatus, Severity
+from shiftlane.registry.findings import Finding, ScanFindings, Severity
 from shiftlane.registry.references import ImageReference
 
 WORST_SHOWN = 5
