@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from shiftlane.api.image_policy import ImagePolicy
-from shiftlane.engine.strategies.common import seconds_of
+from shiftlane.api.durations import seconds_of
 from shiftlane.registry.findings import Finding, ScanFindings, Severity
 from shiftlane.registry.references import ImageReference
 
