@@ -99,6 +99,14 @@ class ProgressDeadline(Mutable):
     mark: str  # step, available and existing pods of the awaited revision when last changed
 
 
+class ImageStatus(Mutable):
+    """A container's image as the new revision runs it: the spec's tag, pinned to its digest."""
+
+    container: str
+    tag: str | None = None
+    digest: str
+
+
 class RouterStatus(Mutable):
     """The traffic router's objects as last read back (not as last written)."""
 
@@ -137,6 +145,7 @@ class RolloutStatus(Mutable):
     mirror_percent: int = 0
     header_route: bool = False
     router: RouterStatus | None = None
+    images: list[ImageStatus] = Field(default_factory=list)
     revisions: list[RevisionStatus] = Field(default_factory=list)
     conditions: list[Condition] = Field(
         default_factory=list,

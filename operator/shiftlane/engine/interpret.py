@@ -24,6 +24,7 @@ from shiftlane.api.status import (
     HandledCommand,
     Phase,
     ProgressDeadline,
+    ImageStatus,
     RevisionStatus,
     RolloutProgress,
     RouterStatus,
@@ -32,7 +33,7 @@ from shiftlane.api.status import (
     Undo,
 )
 from shiftlane.engine.conditions import Stall, conditions_for
-from shiftlane.engine.model import AnalysisRequest, Decision, Event, Observation, Traffic, Verdict
+from shiftlane.engine.model import AnalysisRequest, Decision, Event, ImageGate, Observation, Traffic, Verdict
 from shiftlane.engine.plan import CompileError, compile_plan
 from shiftlane.engine.replicas import resolve, share
 from shiftlane.engine.steps import (
@@ -199,6 +200,14 @@ class _Interpretation:
         s.strategy = self.spec.strategy.name
         if obs.template_error and target not in obs.revisions:
             return self.stalled("TemplateRefused", f"the API server refuses revision {target}: {obs.template_error}")
+        check = obs.image_check
+        if check is not None and target == obs.template_revision and target not in obs.revisions:
+            if check.gate is ImageGate.BLOCKED:
+                return self.stalled(check.reason or "ImageBlocked", check.message)
+            if check.gate is ImageGate.WAITING:
+                return self.hold_still(Phase.PROGRESSING, f"checking the images of {target}: {check.message}",
+                                       requeue_after=check.retry_after)
+            s.images = [ImageStatus(container=i.container, tag=i.tag, digest=i.digest) for i in check.images]
         if obs.conflicts:
             names = ", ".join(obs.conflicts)
             return self.stalled("ObjectConflict", f"{names} exists and was not created by Shiftlane; delete or rename it")
@@ -540,15 +549,19 @@ class _Interpretation:
         return self.decision(self.steady_mode(), shape, phase, waiting)
 
     def stalled(self, reason: str, message: str) -> Decision:
-        """Nothing moves: every revision keeps its pods and every Service its selection."""
-        s = self.s
+        """Stalled=True with an Event (once per message), and nothing moves."""
         previous = self.original.condition("Stalled")
         if previous is None or previous.message != message:
             self.event(reason, message, warning=True)
         self.stall = Stall(reason, message)
+        return self.hold_still(Phase.DEGRADED, message)
+
+    def hold_still(self, phase: Phase, message: str, requeue_after: float | None = None) -> Decision:
+        """Nothing moves: every revision keeps its pods and every Service its selection."""
+        s = self.s
         replicas = {name: o.spec_replicas for name, o in self.obs.revisions.items()}
         weights = self.held_weights()
-        self.fill_status(weights, Traffic(weights), Phase.DEGRADED, message)
+        self.fill_status(weights, Traffic(weights), phase, message)
         return Decision(
             replicas=replicas,
             delete=(),
@@ -556,6 +569,7 @@ class _Interpretation:
             services=dict(self.obs.service_revisions),
             status=s,
             events=tuple(self.events),
+            requeue_after=requeue_after,
         )
 
     def held_weights(self) -> dict[str, int]:
@@ -774,7 +788,10 @@ class _Interpretation:
             previous = self.original.condition("Stalled")
             if previous is None or previous.message != obs.write_error:
                 self.event("WriteRefused", obs.write_error, warning=True)
-        s.conditions = conditions_for(phase, message, s.conditions, obs.generation, _time(self.now), stall)
+        missing = obs.rollback_image_missing
+        if missing and (self.original.condition("RollbackImageAvailable") is None):
+            self.event("RollbackImageMissing", missing, warning=True)
+        s.conditions = conditions_for(phase, message, s.conditions, obs.generation, _time(self.now), stall, missing)
 
 
 def _largest_remainder(counts: dict[str, int]) -> dict[str, int]:
