@@ -1,4 +1,4 @@
-"""kopf wiring: watches feed indexes; any change to a Rollout or one of its Deployments reconciles it.
+"""kopf wiring: watches feed indexes; any change to a Rollout or one of its objects reconciles it.
 
 Only `on.event` and indexes are used: no finalizers, no annotations on objects, no handler state,
 so every reconcile is recomputed from the Rollout's status and what the indexes show.
@@ -8,26 +8,39 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 import kopf
 
 from shiftlane.api.crd import GROUP, PLURAL, VERSION
-from shiftlane.controller.reconciler import Key, Reconciler
+from shiftlane.controller.reconciler import Children, Key, Reconciler
 from shiftlane.engine.model import Event
 from shiftlane.kube.client import api_client
-from shiftlane.kube.labels import ROLLOUT_LABEL
+from shiftlane.kube.labels import REVISION_LABEL, ROLLOUT_LABEL, SERVICE_SUFFIXES, rollouts_for_service, service_name
 from shiftlane.kube.revisions import RevisionWriter, slim_deployment
 from shiftlane.kube.rollouts import StatusWriter, slim_rollout
-from shiftlane.kube.services import ServiceWriter, slim_service
+from shiftlane.kube.services import ServiceView, ServiceWriter, slim_service
 
+
+@dataclass(frozen=True)
+class Indexes:
+    """The live kopf indexes, as handed to each handler."""
+
+    rollouts: kopf.Index[Key, dict[str, Any]]
+    revisions: kopf.Index[Key, dict[str, Any]]
+    services: kopf.Index[Key, ServiceView]  # every Service, by (namespace, name)
+    terminating: kopf.Index[Key, str]  # (namespace, rollout) -> the revision of each pod being deleted
 
 
 class _Operator:
-    """What the handlers share: the reconciler and the live indexes kopf hands to each handler."""
+    """What the handlers share: the reconciler, the live indexes, and the wake-ups in flight."""
 
     reconciler: Reconciler | None = None
-    indexes: tuple[Any, Any, Any] | None = None
+    indexes: Indexes | None = None
+    # The event loop keeps only weak references to tasks: a wake-up not held here could vanish mid-run.
+    wakeups: set[asyncio.Task[None]] = set()
 
 
 state = _Operator()
@@ -39,9 +52,6 @@ def _emit(rollout: dict[str, Any], event: Event) -> None:
 
 @kopf.on.startup()
 async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
-    settings.persistence.finalizer = "shiftlane.io/finalizer"
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="shiftlane.io")
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix="shiftlane.io", key="last-handled")
     settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
@@ -63,9 +73,19 @@ def shiftlane_revisions(body: kopf.Body, namespace: str, labels: kopf.Labels, **
     return {(namespace, labels[ROLLOUT_LABEL]): slim_deployment(_plain(body))}
 
 
-@kopf.index("", "v1", "services", labels={ROLLOUT_LABEL: kopf.PRESENT})
-def shiftlane_services(body: kopf.Body, namespace: str, labels: kopf.Labels, **_: Any) -> dict[Key, dict[str, Any]]:
-    return {(namespace, labels[ROLLOUT_LABEL]): slim_service(_plain(body))}
+# Every Service, not only ours: a Service someone else made under a name a Rollout wants must be seen
+# (and left alone). Others are kept as owner and version only.
+@kopf.index("", "v1", "services")
+def shiftlane_services(body: kopf.Body, namespace: str, name: str, **_: Any) -> dict[Key, ServiceView]:
+    return {(namespace, name): slim_service(_plain(body))}
+
+
+@kopf.index("", "v1", "pods", labels={ROLLOUT_LABEL: kopf.PRESENT, REVISION_LABEL: kopf.PRESENT})
+def shiftlane_terminating(meta: kopf.Meta, namespace: str, labels: kopf.Labels, **_: Any) -> dict[Key, str]:
+    # Only pods being deleted, and only their revision: counts are all a reconcile needs.
+    if not meta.get("deletionTimestamp"):
+        return {}
+    return {(namespace, labels[ROLLOUT_LABEL]): labels[REVISION_LABEL]}
 
 
 def _plain(body: kopf.Body) -> dict[str, Any]:
@@ -82,18 +102,47 @@ async def revision_changed(namespace: str, labels: kopf.Labels, **kwargs: Any) -
     await _reconcile((namespace, labels[ROLLOUT_LABEL]), kwargs)
 
 
+@kopf.on.event("", "v1", "services")
+async def service_changed(namespace: str, name: str, **kwargs: Any) -> None:
+    """Ours edited or deleted (repaired at once), or someone else's made or removed under a name a Rollout wants."""
+    for rollout in rollouts_for_service(name):
+        if (namespace, rollout) in kwargs["shiftlane_rollouts"]:
+            await _reconcile((namespace, rollout), kwargs)
+
+
+def _being_deleted(meta: kopf.Meta, **_: Any) -> bool:
+    return bool(meta.get("deletionTimestamp"))
+
+
+@kopf.on.event("", "v1", "pods", labels={ROLLOUT_LABEL: kopf.PRESENT}, when=_being_deleted)
+async def pod_terminating(namespace: str, labels: kopf.Labels, **kwargs: Any) -> None:
+    """A pod began or finished terminating: `recreate` waits for the last old one to be gone."""
+    await _reconcile((namespace, labels[ROLLOUT_LABEL]), kwargs)
+
+
 async def _reconcile(key: Key, kwargs: dict[str, Any]) -> None:
-    state.indexes = (kwargs["shiftlane_rollouts"], kwargs["shiftlane_revisions"], kwargs["shiftlane_services"])
+    state.indexes = Indexes(
+        kwargs["shiftlane_rollouts"], kwargs["shiftlane_revisions"], kwargs["shiftlane_services"], kwargs["shiftlane_terminating"]
+    )
     await reconcile_key(key)
 
 
 async def reconcile_key(key: Key) -> None:
     if state.reconciler is None or state.indexes is None:
         return
-    rollouts, revisions, services = state.indexes
-    rollout = next(iter(rollouts.get(key, [])), None)
-    await state.reconciler.reconcile(key, rollout, revisions.get(key, []), services.get(key, []), _wake)
+    indexes = state.indexes
+    namespace, name = key
+    rollout = next(iter(indexes.rollouts.get(key, [])), None)
+    names = [service_name(name, suffix) for suffix in SERVICE_SUFFIXES]
+    children = Children(
+        deployments=list(indexes.revisions.get(key, [])),
+        services={svc: view for svc in names for view in indexes.services.get((namespace, svc), [])},
+        terminating=Counter(indexes.terminating.get(key, [])),
+    )
+    await state.reconciler.reconcile(key, rollout, children, _wake)
 
 
 def _wake(key: Key) -> None:
-    asyncio.ensure_future(reconcile_key(key))
+    task = asyncio.ensure_future(reconcile_key(key))
+    state.wakeups.add(task)
+    task.add_done_callback(state.wakeups.discard)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
 
 from kubernetes_asyncio import client
 from pydantic import ValidationError
@@ -18,29 +18,77 @@ from shiftlane.api.spec import RolloutSpec
 from shiftlane.api.status import RolloutStatus
 from shiftlane.engine.interpret import interpret
 from shiftlane.engine.model import Decision, Event, Observation, Verdict
-from shiftlane.kube.labels import revision_name, service_name
+from shiftlane.kube.client import api_message, namespace_terminating, refused
+from shiftlane.kube.labels import SERVICE_SUFFIXES, REVISION_LABEL, resource_version, revision_name, service_name
 from shiftlane.kube.revisions import RevisionWriter, observe_revision, revision_manifest
 from shiftlane.kube.rollouts import StatusWriter, status_document
-from shiftlane.kube.services import ServiceWriter, differs, service_manifest, service_ports
+from shiftlane.kube.services import ServiceView, ServiceWriter, differs, service_manifest, service_ports
 
 log = logging.getLogger(__name__)
 
+# A failed reconcile is retried after RETRY_SECONDS, doubling on each further failure up to MAX_RETRY_SECONDS.
 RETRY_SECONDS = 5.0
+MAX_RETRY_SECONDS = 300.0
 
 # Traffic routers this build drives; the routers issue adds gatewayAPI, istio, nginx, alb.
 ROUTERS: frozenset[str] = frozenset()
 
 Key = tuple[str, str]
 EventSink = Callable[[dict[str, Any], Event], None]
+T = TypeVar("T")
 
 
-def _rv(body: dict[str, Any]) -> int:
-    # resourceVersions are opaque by contract, but every API server backed by etcd issues increasing
-    # integers; comparing them is how we tell our own fresh write from a stale watch event.
-    try:
-        return int(body["metadata"].get("resourceVersion", 0))
-    except (TypeError, ValueError):
-        return 0
+@dataclass(frozen=True)
+class Children:
+    """What the watches show of one Rollout's objects; a moment behind our own writes."""
+
+    deployments: Sequence[dict[str, Any]] = ()  # slim revision Deployments
+    services: Mapping[str, ServiceView] = field(default_factory=dict)  # the Services with the names it uses, by name
+    terminating: Mapping[str, int] = field(default_factory=dict)  # revision -> its pods being deleted
+
+
+@dataclass
+class Written:
+    """What our own writes returned, kept until the watch has passed them, so a reconcile in between
+    neither repeats a write nor creates an object twice."""
+
+    deployments: dict[str, dict[str, Any]] = field(default_factory=dict)  # by revision
+    services: dict[str, ServiceView] = field(default_factory=dict)  # by name
+
+
+@dataclass(frozen=True)
+class TemplateCheck:
+    """The dry-run verdict on one revision's Deployment, so it is asked once per rollout, not per reconcile."""
+
+    revision: str
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Backoff:
+    delay: float
+    retry_at: float
+    generation: int  # a spec change ends the wait: the user may have fixed what was refused
+    error: str | None  # the last refusal's message, shown until a write succeeds; None after transient errors
+
+    def holds(self, now: float, generation: int) -> bool:
+        return now < self.retry_at and generation == self.generation
+
+
+def _newest(indexed: Mapping[str, T], written: dict[str, T], version: Callable[[T], int]) -> dict[str, T]:
+    """The indexed objects, with our own later writes in place of what the watch has not delivered yet.
+
+    A write is forgotten once the watch shows anything at least as new: the object itself, or a later
+    change of a sibling (then our object's absence means it was deleted since).
+    """
+    horizon = max(map(version, indexed.values()), default=0)
+    merged = dict(indexed)
+    for name, mine in list(written.items()):
+        if version(mine) <= horizon:
+            del written[name]
+        else:
+            merged[name] = mine
+    return merged
 
 
 @dataclass
@@ -52,6 +100,9 @@ class Reconciler:
     clock: Callable[[], float] = time.time
     _locks: dict[Key, asyncio.Lock] = field(default_factory=dict)
     _fresh: dict[Key, dict[str, Any]] = field(default_factory=dict)
+    _written: dict[Key, Written] = field(default_factory=dict)
+    _templates: dict[Key, TemplateCheck] = field(default_factory=dict)
+    _backoffs: dict[Key, Backoff] = field(default_factory=dict)
     _timers: dict[Key, asyncio.TimerHandle] = field(default_factory=dict)
 
     def latest(self, key: Key, indexed: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -59,19 +110,12 @@ class Reconciler:
         fresh = self._fresh.get(key)
         if indexed is None:
             return None
-        if fresh is not None and _rv(fresh) > _rv(indexed):
+        if fresh is not None and resource_version(fresh) > resource_version(indexed):
             return fresh
         self._fresh.pop(key, None)  # the watch has caught up
         return indexed
 
-    async def reconcile(
-        self,
-        key: Key,
-        rollout: dict[str, Any] | None,
-        deployments: Iterable[dict[str, Any]],
-        services: Iterable[dict[str, Any]],
-        wake: Callable[[Key], None],
-    ) -> None:
+    async def reconcile(self, key: Key, rollout: dict[str, Any] | None, children: Children, wake: Callable[[Key], None]) -> None:
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
             rollout = self.latest(key, rollout)
@@ -80,31 +124,30 @@ class Reconciler:
                 return
             started = time.perf_counter()
             try:
-                await self._reconcile(key, rollout, list(deployments), {s["metadata"]["name"]: s for s in services}, wake)
+                await self._reconcile(key, rollout, children, wake)
             except client.ApiException as error:
-                if error.status == 403 and "being terminated" in str(error.body):
+                if namespace_terminating(error):
                     return  # the namespace goes away with the Rollout; nothing to converge
                 metrics.RECONCILE_ERRORS.labels(f"http{error.status}").inc()
-                log.warning("reconcile of %s/%s failed (%s %s); retrying in %ss", *key, error.status, error.reason, RETRY_SECONDS)
-                self._schedule(key, RETRY_SECONDS, wake)
+                delay = self._back_off(key, rollout, None, wake)
+                log.warning("reconcile of %s/%s failed (%s %s); retrying in %ss", *key, error.status, error.reason, delay)
             except Exception as error:
                 # Level-triggered: whatever failed is recomputed from scratch a little later.
                 metrics.RECONCILE_ERRORS.labels(type(error).__name__).inc()
-                log.exception("reconcile of %s/%s failed; retrying in %ss", *key, RETRY_SECONDS)
-                self._schedule(key, RETRY_SECONDS, wake)
+                delay = self._back_off(key, rollout, None, wake)
+                log.exception("reconcile of %s/%s failed; retrying in %ss", *key, delay)
             finally:
                 metrics.RECONCILE_DURATION.observe(time.perf_counter() - started)
 
     def forget(self, key: Key) -> None:
-        self._fresh.pop(key, None)
-        self._locks.pop(key, None)
+        for state in (self._fresh, self._locks, self._written, self._templates, self._backoffs):
+            state.pop(key, None)
         timer = self._timers.pop(key, None)
         if timer:
             timer.cancel()
         metrics.forget(*key)
 
-    async def _reconcile(self, key, rollout, deployments, services, wake) -> None:
-        namespace, name = key
+    async def _reconcile(self, key: Key, rollout: dict[str, Any], children: Children, wake: Callable[[Key], None]) -> None:
         if rollout["metadata"].get("deletionTimestamp"):
             return  # owner references remove what it owns
         status_raw = rollout.get("status") or {}
@@ -115,49 +158,121 @@ class Reconciler:
             # The CRD schema should have refused this; report it rather than crash-loop.
             await self._write_invalid(rollout, str(error))
             return
-        observed = [observe_revision(d) for d in deployments]
+        now = self.clock()
+        observation, services = await self._observe(key, rollout, spec, status, children)
+        backoff = self._backoffs.get(key)
+        if backoff is not None and backoff.holds(now, observation.generation):
+            # Between retries nothing is written to the cluster; a refusal stays visible in status.
+            if backoff.error is not None:
+                refusal = interpret(spec, status, replace(observation, write_error=backoff.error), now)
+                await self._report(rollout, status, refusal, now)
+            self._schedule(key, backoff.retry_at - now, wake)
+            return
+        decision = interpret(spec, status, observation, now)
+        try:
+            await self._apply(key, rollout, decision, observation, services)
+        except client.ApiException as error:
+            if not refused(error):
+                raise
+            message = api_message(error)
+            metrics.RECONCILE_ERRORS.labels(f"http{error.status}").inc()
+            delay = self._back_off(key, rollout, message, wake)
+            log.warning("a write for %s/%s was refused (%s); retrying in %ss: %s", *key, error.status, delay, message)
+            # The Decision that could not be applied is dropped; the Rollout shows why instead.
+            await self._report(rollout, status, interpret(spec, status, replace(observation, write_error=message), now), now)
+            return
+        self._backoffs.pop(key, None)
+        await self._report(rollout, status, decision, now)
+        self._schedule(key, decision.requeue_after, wake)
+
+    async def _observe(
+        self, key: Key, rollout: dict[str, Any], spec: RolloutSpec, status: RolloutStatus, children: Children
+    ) -> tuple[Observation, dict[str, ServiceView]]:
+        namespace, name = key
+        written = self._written.setdefault(key, Written())
+        indexed = {d["metadata"]["labels"][REVISION_LABEL]: d for d in children.deployments}
+        deployments = _newest(indexed, written.deployments, resource_version)
+        revisions = {
+            o.name: replace(o, terminating=children.terminating.get(o.name, 0))
+            for o in map(observe_revision, deployments.values())
+        }
+        services = _newest(dict(children.services), written.services, lambda view: view.resource_version)
+        uid = rollout["metadata"]["uid"]
+        conflicts = [f"Service {namespace}/{svc}" for svc, view in sorted(services.items()) if view.owner_uid != uid]
+        template_revision = revision_of(rollout["spec"]["template"])
+        template_error = None
+        if template_revision not in revisions:
+            try:
+                template_error = await self._template_error(key, rollout, template_revision, _next_number(revisions), spec.replicas)
+            except client.ApiException as error:
+                if error.status != 409:
+                    raise
+                conflicts.append(f"Deployment {namespace}/{revision_name(name, template_revision)}")
         observation = Observation(
             generation=rollout["metadata"].get("generation", 0),
-            template_revision=revision_of(rollout["spec"]["template"]),
-            revisions={o.name: o for o in observed},
+            template_revision=template_revision,
+            revisions=revisions,
             routers=ROUTERS,
             command=status.command,
+            service_revisions={
+                suffix: view.revision
+                for suffix in SERVICE_SUFFIXES
+                if (view := services.get(service_name(name, suffix))) is not None and view.owner_uid == uid
+            },
+            conflicts=tuple(conflicts),
+            template_error=template_error,
             # No analysis provider is wired in yet: an analysis step pauses as inconclusive so a
             # person decides (promote or abort); the analysis issue supplies real verdicts.
             unknown_analysis=Verdict.INCONCLUSIVE,
         )
-        now = self.clock()
-        decision = interpret(spec, status, observation, now)
-        await self._apply(rollout, decision, observation, services)
-        for event in decision.events:
-            self.emit(rollout, event)
-        document = status_document(decision.status)
-        current = {k: v for k, v in status_raw.items() if k != "command"}
-        if document != current:  # no write when nothing changed
-            self._fresh[key] = await self.statuses.patch(namespace, name, _with_nulls(document, current))
-        started = status.rollout.started_at.timestamp() if status.rollout else None
-        metrics.record(namespace, name, decision.status, [e.reason for e in decision.events], started, now)
-        self._schedule(key, decision.requeue_after, wake)
+        return observation, services
 
-    async def _apply(self, rollout, decision: Decision, observation: Observation, services) -> None:
-        namespace, name = rollout["metadata"]["namespace"], rollout["metadata"]["name"]
-        # Traffic first (Services), so no request is sent to pods about to be scaled away.
-        ports = service_ports(rollout["spec"]["template"])
-        if ports:
-            for suffix, revision in decision.services.items():
+    async def _template_error(self, key: Key, rollout: dict[str, Any], revision: str, number: int, replicas: int) -> str | None:
+        """Whether the API server would refuse the new revision's Deployment: asked before anything of it is written."""
+        check = self._templates.get(key)
+        if check is None or check.revision != revision:
+            check = TemplateCheck(revision, await self.revisions.refusal(revision_manifest(rollout, revision, number, replicas)))
+            self._templates[key] = check
+        return check.error
+
+    async def _apply(self, key: Key, rollout, decision: Decision, observation: Observation, services: dict[str, ServiceView]) -> None:
+        namespace, name = key
+        written = self._written[key]
+        # Nothing derived from a template the API server refuses, and nothing written over an object
+        # Shiftlane did not create.
+        if observation.template_error is None and not observation.conflicts:
+            # Traffic first (Services), so no request is sent to pods about to be scaled away.
+            ports = service_ports(rollout["spec"]["template"])
+            for suffix, revision in decision.services.items() if ports else ():
                 manifest = service_manifest(rollout, suffix, revision, ports)
-                if differs(services.get(service_name(name, suffix)), manifest):
-                    await self.services.apply(manifest)
-        next_number = max((o.number for o in observation.revisions.values()), default=0) + 1
+                current = services.get(service_name(name, suffix))
+                if current is None:
+                    written.services[manifest["metadata"]["name"]] = await self.services.create(manifest)
+                elif differs(current, manifest):
+                    written.services[manifest["metadata"]["name"]] = await self.services.apply(manifest)
         for revision, replicas in decision.replicas.items():
             current = observation.revisions.get(revision)
             if current is None:
-                if revision == observation.template_revision:
-                    await self.revisions.create(revision_manifest(rollout, revision, next_number, replicas))
+                if revision == observation.template_revision and observation.template_error is None:
+                    manifest = revision_manifest(rollout, revision, _next_number(observation.revisions), replicas)
+                    written.deployments[revision] = await self.revisions.create(manifest)
             elif current.spec_replicas != replicas:
-                await self.revisions.scale(namespace, revision_name(name, revision), replicas)
+                written.deployments[revision] = await self.revisions.scale(namespace, revision_name(name, revision), replicas)
         for revision in decision.delete:
             await self.revisions.delete(namespace, revision_name(name, revision))
+            written.deployments.pop(revision, None)
+
+    async def _report(self, rollout: dict[str, Any], status: RolloutStatus, decision: Decision, now: float) -> None:
+        """The Decision's Events and status: the only writes made for a Decision that was not applied."""
+        namespace, name = rollout["metadata"]["namespace"], rollout["metadata"]["name"]
+        for event in decision.events:
+            self.emit(rollout, event)
+        document = status_document(decision.status)
+        current = {k: v for k, v in (rollout.get("status") or {}).items() if k != "command"}
+        if document != current:  # no write when nothing changed
+            self._fresh[(namespace, name)] = await self.statuses.patch(namespace, name, _with_nulls(document, current))
+        started = status.rollout.started_at.timestamp() if status.rollout else None
+        metrics.record(namespace, name, decision.status, [e.reason for e in decision.events], started, now)
 
     async def _write_invalid(self, rollout, message: str) -> None:
         meta = rollout["metadata"]
@@ -167,16 +282,32 @@ class Reconciler:
             {"phase": "Degraded", "message": message[:1000], "observedGeneration": meta.get("generation")},
         )
 
+    def _back_off(self, key: Key, rollout: dict[str, Any], error: str | None, wake: Callable[[Key], None]) -> float:
+        """Retry after 5 s, doubling per failure up to 5 min; a new generation starts again at 5 s."""
+        generation = rollout["metadata"].get("generation", 0)
+        previous = self._backoffs.get(key)
+        if previous is not None and previous.generation == generation:
+            delay = min(previous.delay * 2, MAX_RETRY_SECONDS)
+            error = error or previous.error
+        else:
+            delay = RETRY_SECONDS
+        self._backoffs[key] = Backoff(delay, self.clock() + delay, generation, error)
+        self._schedule(key, delay, wake)
+        return delay
+
     def _schedule(self, key: Key, delay: float | None, wake: Callable[[Key], None]) -> None:
         """One timer per Rollout: the next requeue or retry replaces the previous one."""
         timer = self._timers.pop(key, None)
         if timer:
             timer.cancel()
         if delay is not None:
-            self._timers[key] = asyncio.get_running_loop().call_later(delay + 0.05, wake, key)
+            self._timers[key] = asyncio.get_running_loop().call_later(max(delay, 0.0) + 0.05, wake, key)
+
+
+def _next_number(revisions: Mapping[str, Any]) -> int:
+    return max((o.number for o in revisions.values()), default=0) + 1
 
 
 def _with_nulls(document: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
     """A merge patch clears a field only when it is sent as null."""
     return {**{k: None for k in current if k not in document}, **document}
-

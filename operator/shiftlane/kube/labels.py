@@ -8,6 +8,7 @@ ROLLOUT_LABEL = "shiftlane.io/rollout"
 REVISION_LABEL = "shiftlane.io/revision"
 REVISION_NUMBER = "shiftlane.io/revision-number"
 FIELD_MANAGER = "shiftlane"
+SERVICE_SUFFIXES = ("", "stable", "canary")
 
 
 def revision_name(rollout: str, revision: str) -> str:
@@ -16,6 +17,11 @@ def revision_name(rollout: str, revision: str) -> str:
 
 def service_name(rollout: str, suffix: str) -> str:
     return f"{rollout}-{suffix}" if suffix else rollout
+
+
+def rollouts_for_service(name: str) -> set[str]:
+    """The Rollouts whose Services could have this name (`<rollout>`, `<rollout>-stable`, `<rollout>-canary`)."""
+    return {name, *(name.removesuffix(f"-{suffix}") for suffix in SERVICE_SUFFIXES if suffix and name.endswith(f"-{suffix}"))}
 
 
 def owner_reference(rollout: dict[str, Any]) -> dict[str, Any]:
@@ -27,3 +33,16 @@ def owner_reference(rollout: dict[str, Any]) -> dict[str, Any]:
         "controller": True,
         "blockOwnerDeletion": True,
     }
+
+
+def controller_uid(metadata: dict[str, Any]) -> str | None:
+    return next((o.get("uid") for o in metadata.get("ownerReferences") or [] if o.get("controller")), None)
+
+
+def resource_version(body: dict[str, Any]) -> int:
+    # resourceVersions are opaque by contract, but every API server backed by etcd issues increasing
+    # integers; comparing them is how we tell our own fresh write from a stale watch event.
+    try:
+        return int(body["metadata"].get("resourceVersion", 0))
+    except (TypeError, ValueError):
+        return 0

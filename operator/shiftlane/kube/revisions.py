@@ -8,10 +8,8 @@ from typing import Any
 from kubernetes_asyncio import client
 
 from shiftlane.engine.model import RevisionObservation
+from shiftlane.kube.client import api_message, plain
 from shiftlane.kube.labels import FIELD_MANAGER, REVISION_LABEL, REVISION_NUMBER, ROLLOUT_LABEL, owner_reference, revision_name
-
-APPLY = "application/apply-patch+yaml"
-
 
 _COUNTS = ("replicas", "readyReplicas", "availableReplicas")
 
@@ -22,6 +20,7 @@ def slim_deployment(deployment: dict[str, Any]) -> dict[str, Any]:
     return {
         "metadata": {
             "name": meta["name"],
+            "resourceVersion": meta.get("resourceVersion"),
             "labels": dict(meta.get("labels") or {}),
             "annotations": {REVISION_NUMBER: (meta.get("annotations") or {}).get(REVISION_NUMBER, "0")},
         },
@@ -75,19 +74,32 @@ class RevisionWriter:
     def __init__(self, api: client.ApiClient):
         self.apps = client.AppsV1Api(api)
 
-    async def create(self, manifest: dict[str, Any]) -> None:
-        meta = manifest["metadata"]
-        await self.apps.patch_namespaced_deployment(
-            meta["name"], meta["namespace"], manifest, field_manager=FIELD_MANAGER, force=True, _content_type=APPLY
-        )
+    async def refusal(self, manifest: dict[str, Any]) -> str | None:
+        """The API server's message if it would refuse to create this Deployment (a dry run: nothing is stored).
 
-    async def scale(self, namespace: str, name: str, replicas: int) -> None:
+        409 (the name is taken) is raised, not returned: it is about the name, not the template.
+        """
+        try:
+            await self.apps.create_namespaced_deployment(manifest["metadata"]["namespace"], manifest, dry_run="All")
+        except client.ApiException as error:
+            if error.status in (400, 422):
+                return api_message(error)
+            raise
+        return None
+
+    async def create(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        """A plain create, so an existing Deployment of that name is refused (409) rather than taken over."""
+        created = await self.apps.create_namespaced_deployment(manifest["metadata"]["namespace"], manifest, field_manager=FIELD_MANAGER)
+        return slim_deployment(plain(self.apps.api_client, created))
+
+    async def scale(self, namespace: str, name: str, replicas: int) -> dict[str, Any]:
         # A patch of the Deployment itself, not of its scale subresource: the chart's RBAC grants
         # `patch deployments`, not `deployments/scale` (found by tests/e2e).
-        await self.apps.patch_namespaced_deployment(
+        scaled = await self.apps.patch_namespaced_deployment(
             name, namespace, {"spec": {"replicas": replicas}}, field_manager=FIELD_MANAGER,
             _content_type="application/merge-patch+json",
         )
+        return slim_deployment(plain(self.apps.api_client, scaled))
 
     async def delete(self, namespace: str, name: str) -> None:
         try:

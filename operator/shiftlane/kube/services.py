@@ -2,12 +2,40 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from kubernetes_asyncio import client
 
-from shiftlane.kube.labels import FIELD_MANAGER, REVISION_LABEL, ROLLOUT_LABEL, owner_reference, service_name
-from shiftlane.kube.revisions import APPLY
+from shiftlane.kube.client import plain
+from shiftlane.kube.labels import (
+    FIELD_MANAGER,
+    REVISION_LABEL,
+    ROLLOUT_LABEL,
+    controller_uid,
+    owner_reference,
+    resource_version,
+    service_name,
+)
+
+APPLY = "application/apply-patch+yaml"
+
+Port = tuple[str | None, int | None, Any, str | None]  # name, port, targetPort, protocol
+
+
+@dataclass(frozen=True)
+class ServiceView:
+    """What a reconcile reads of a Service whose name a Rollout may want: who controls it, and where it sends traffic."""
+
+    resource_version: int
+    owner_uid: str | None  # the controller ownerReference: a Rollout's uid for the Services Shiftlane created
+    selector: Mapping[str, str] | None = None
+    ports: tuple[Port, ...] = ()
+
+    @property
+    def revision(self) -> str | None:
+        return (self.selector or {}).get(REVISION_LABEL)
 
 
 def service_ports(template: dict[str, Any]) -> list[dict[str, Any]]:
@@ -48,27 +76,40 @@ def service_manifest(rollout: dict[str, Any], suffix: str, revision: str | None,
     }
 
 
-def slim_service(service: dict[str, Any]) -> dict[str, Any]:
-    """Only what `differs` reads."""
+def _port(port: Mapping[str, Any]) -> Port:
+    return (port.get("name"), port.get("port"), port.get("targetPort"), port.get("protocol"))
+
+
+def slim_service(service: dict[str, Any]) -> ServiceView:
+    """Owner and resourceVersion of any Service (to see a name taken by someone else); selector and ports of ours."""
+    meta = service["metadata"]
+    view = ServiceView(resource_version(service), controller_uid(meta))
+    if ROLLOUT_LABEL not in (meta.get("labels") or {}):
+        return view
     spec = service.get("spec") or {}
-    return {"metadata": {"name": service["metadata"]["name"]}, "spec": {"selector": spec.get("selector"), "ports": spec.get("ports", [])}}
+    return ServiceView(view.resource_version, view.owner_uid, spec.get("selector"), tuple(_port(p) for p in spec.get("ports") or []))
 
 
-def differs(observed: dict[str, Any] | None, manifest: dict[str, Any]) -> bool:
+def differs(observed: ServiceView | None, manifest: dict[str, Any]) -> bool:
     if observed is None:
         return True
-    spec = observed.get("spec") or {}
     wanted = manifest["spec"]
-    current_ports = [{k: p.get(k) for k in ("name", "port", "targetPort", "protocol")} for p in spec.get("ports", [])]
-    return spec.get("selector") != wanted["selector"] or current_ports != wanted["ports"]
+    return dict(observed.selector or {}) != wanted["selector"] or observed.ports != tuple(_port(p) for p in wanted["ports"])
 
 
 class ServiceWriter:
     def __init__(self, api: client.ApiClient):
         self.core = client.CoreV1Api(api)
 
-    async def apply(self, manifest: dict[str, Any]) -> None:
+    async def create(self, manifest: dict[str, Any]) -> ServiceView:
+        """A plain create: if a Service of that name appeared meanwhile it is refused (409), never taken over."""
+        created = await self.core.create_namespaced_service(manifest["metadata"]["namespace"], manifest, field_manager=FIELD_MANAGER)
+        return slim_service(plain(self.core.api_client, created))
+
+    async def apply(self, manifest: dict[str, Any]) -> ServiceView:
+        """Server-side apply to a Service this Rollout controls, forced so an edit by hand is repaired."""
         meta = manifest["metadata"]
-        await self.core.patch_namespaced_service(
+        applied = await self.core.patch_namespaced_service(
             meta["name"], meta["namespace"], manifest, field_manager=FIELD_MANAGER, force=True, _content_type=APPLY
         )
+        return slim_service(plain(self.core.api_client, applied))
