@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import uuid
 
 import pytest
 from kubernetes_asyncio import client
@@ -12,33 +11,16 @@ from shiftlane.api.status import Command, Phase, RolloutStatus
 from shiftlane.kube.labels import REVISION_LABEL, ROLLOUT_LABEL
 from shiftlane.kube.revisions import RevisionWriter, observe_revision, revision_manifest
 from shiftlane.kube.rollouts import StatusWriter, status_document
-from shiftlane.kube.services import ServiceWriter, differs, service_manifest, service_ports
+from shiftlane.kube.services import ServiceWriter, differs, service_manifest, service_ports, slim_service
+from tests.integration.cluster import create_rollout, fresh_namespace
 
 pytestmark = pytest.mark.skipif(not os.environ.get("KUBECONFIG"), reason="needs a cluster in KUBECONFIG")
 
 
 @pytest.fixture
 async def rollout(api):
-    namespace = f"adapters-{uuid.uuid4().hex[:6]}"
-    core = client.CoreV1Api(api)
-    await core.create_namespace({"metadata": {"name": namespace}})
-    body = {
-        "apiVersion": "shiftlane.io/v1alpha1",
-        "kind": "Rollout",
-        "metadata": {"name": "web", "namespace": namespace},
-        "spec": {
-            "replicas": 2,
-            "selector": {"matchLabels": {"app": "web"}},
-            "template": {
-                "metadata": {"labels": {"app": "web"}},
-                "spec": {"containers": [{"name": "web", "image": "web:1", "ports": [{"containerPort": 8080}]}]},
-            },
-            "strategy": {"recreate": {}},
-        },
-    }
-    created = await client.CustomObjectsApi(api).create_namespaced_custom_object("shiftlane.io", "v1alpha1", namespace, "rollouts", body)
-    yield created
-    await core.delete_namespace(namespace)
+    async with fresh_namespace(api, "adapters") as ns:
+        yield await create_rollout(api, ns, "web", {"recreate": {}})
 
 
 async def test_revision_is_created_owned_and_scaled(api, rollout) -> None:
@@ -66,11 +48,12 @@ async def test_services_switch_selector_and_report_drift(api, rollout) -> None:
     ports = service_ports(rollout["spec"]["template"])
     writer = ServiceWriter(api)
     wanted = service_manifest(rollout, "", "rev1", ports)
-    await writer.apply(wanted)
+    await writer.create(wanted)
     core = client.CoreV1Api(api)
     raw = await core.read_namespaced_service("web", namespace, _preload_content=False)
-    observed = await raw.json()
-    assert observed["spec"]["selector"] == {"app": "web", ROLLOUT_LABEL: "web", REVISION_LABEL: "rev1"}
+    observed = slim_service(await raw.json())
+    assert observed.owner_uid == rollout["metadata"]["uid"]
+    assert observed.selector == {"app": "web", ROLLOUT_LABEL: "web", REVISION_LABEL: "rev1"}
     assert not differs(observed, wanted)  # nothing to write when it already holds
     switched = service_manifest(rollout, "", None, ports)
     assert differs(observed, switched)

@@ -58,10 +58,18 @@ class Written:
 
 @dataclass(frozen=True)
 class TemplateCheck:
-    """The dry-run verdict on one revision's Deployment, so it is asked once per rollout, not per reconcile."""
+    """The dry-run verdict on one revision's Deployment, so it is asked once per rollout, not per reconcile.
+
+    A refusal is asked again when the spec changes: what the API server refused may have been an
+    admission policy since lifted, and any edit is how a user says "try again".
+    """
 
     revision: str
+    generation: int
     error: str | None
+
+    def answers(self, revision: str, generation: int) -> bool:
+        return self.revision == revision and (self.error is None or self.generation == generation)
 
 
 @dataclass(frozen=True)
@@ -230,9 +238,10 @@ class Reconciler:
     async def _template_error(self, key: Key, rollout: dict[str, Any], revision: str, number: int, replicas: int) -> str | None:
         """Whether the API server would refuse the new revision's Deployment: asked before anything of it is written."""
         check = self._templates.get(key)
-        if check is None or check.revision != revision:
-            check = TemplateCheck(revision, await self.revisions.refusal(revision_manifest(rollout, revision, number, replicas)))
-            self._templates[key] = check
+        generation = rollout["metadata"].get("generation", 0)
+        if check is None or not check.answers(revision, generation):
+            refusal = await self.revisions.refusal(revision_manifest(rollout, revision, number, replicas))
+            check = self._templates[key] = TemplateCheck(revision, generation, refusal)
         return check.error
 
     async def _apply(self, key: Key, rollout, decision: Decision, observation: Observation, services: dict[str, ServiceView]) -> None:
