@@ -172,3 +172,95 @@ async def test_a_template_the_api_server_refuses_is_named_and_nothing_is_created
         rollout, children = await observe(api, ns, "web")
         assert children.deployments == [] and children.services == {}
         assert named in stalled_message(rollout.get("status") or {}), rollout.get("status")
+
+
+class Clock:
+    """Time for the reconciler's backoff, moved by the test rather than waited for."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def refuse_rollout_services(api: client.ApiClient, namespace: str) -> tuple[str, str]:
+    """A ValidatingAdmissionPolicy bound to this namespace that refuses Services made for Rollouts."""
+    admission = client.AdmissionregistrationV1Api(api)
+    name, message = f"refuse-{namespace}", f"no rollout services in {namespace}"
+    await admission.create_validating_admission_policy({
+        "metadata": {"name": name},
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {"resourceRules": [
+                {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"], "resources": ["services"]}
+            ]},
+            "validations": [{"expression": f"!('{ROLLOUT_LABEL}' in object.metadata.?labels.orValue({{}}))", "message": message}],
+        },
+    })
+    await admission.create_validating_admission_policy_binding({
+        "metadata": {"name": name},
+        "spec": {"policyName": name, "validationActions": ["Deny"],
+                 "matchResources": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}},
+    })
+    probe = {"metadata": {"name": "probe", "labels": {ROLLOUT_LABEL: "probe"}}, "spec": {"ports": [{"port": 80}]}}
+    deadline = time.monotonic() + 20
+    while True:  # the policy takes effect a moment after it is stored
+        try:
+            await client.CoreV1Api(api).create_namespaced_service(namespace, probe, dry_run="All")
+        except client.ApiException as error:
+            if message in str(error.body):
+                return name, message
+        assert time.monotonic() < deadline, "the admission policy never refused a Service"
+        await asyncio.sleep(0.3)
+
+
+async def test_a_refused_write_is_retried_with_growing_backoff_and_nothing_is_written_in_between(api) -> None:
+    async with fresh_namespace(api, "refused") as ns, CountingApiClient() as counting:
+        policy, message = await refuse_rollout_services(api, ns)
+        try:
+            await create_rollout(api, ns, "web", {"recreate": {}})
+            clock, events = Clock(), []
+            reconciler = Reconciler(RevisionWriter(counting), ServiceWriter(counting), StatusWriter(counting),
+                                    lambda _, event: events.append(event), clock=clock)
+
+            async def attempt() -> list[str]:
+                counting.writes.clear()
+                rollout, children = await observe(api, ns, "web")
+                await reconciler.reconcile((ns, "web"), rollout, children, _no_wake)
+                return [write for write in counting.writes if "/status" not in write]
+
+            start = clock.now
+            assert await attempt() == ["POST services"]  # refused
+            status = (await observe(api, ns, "web"))[0]["status"]
+            assert message in stalled_message(status), status
+            assert sum(message in event.message for event in events) == 1
+
+            for offset in (1, 4.9):  # within the first 5 s events may wake it, but nothing is written
+                clock.now = start + offset
+                assert await attempt() == []
+            clock.now = start + 5.1
+            assert await attempt() == ["POST services"]  # retried at 5 s, refused again
+            clock.now = start + 14
+            assert await attempt() == []  # the next wait is 10 s
+            assert sum(message in event.message for event in events) == 1  # and the Event is not repeated
+
+            await lift(api, policy)
+            await asyncio.sleep(1)  # the policy's removal takes effect a moment later
+            clock.now = start + 15.2
+            writes = await attempt()
+            assert "POST services" in writes and "POST deployments" in writes
+            status = (await observe(api, ns, "web"))[0]["status"]
+            assert not stalled_message(status), status
+        finally:
+            await lift(api, policy)
+
+
+async def lift(api: client.ApiClient, policy: str) -> None:
+    admission = client.AdmissionregistrationV1Api(api)
+    for delete in (admission.delete_validating_admission_policy_binding, admission.delete_validating_admission_policy):
+        try:
+            await delete(policy)
+        except client.ApiException as error:
+            if error.status != 404:
+                raise
