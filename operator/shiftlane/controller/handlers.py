@@ -64,24 +64,24 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
 
 
 @kopf.index(GROUP, VERSION, PLURAL)
-def shiftlane_rollouts(body: kopf.Body, namespace: str, name: str, **_: Any) -> dict[Key, dict[str, Any]]:
+async def shiftlane_rollouts(body: kopf.Body, namespace: str, name: str, **_: Any) -> dict[Key, dict[str, Any]]:
     return {(namespace, name): slim_rollout(_plain(body))}
 
 
 @kopf.index("apps", "v1", "deployments", labels={ROLLOUT_LABEL: kopf.PRESENT})
-def shiftlane_revisions(body: kopf.Body, namespace: str, labels: kopf.Labels, **_: Any) -> dict[Key, dict[str, Any]]:
+async def shiftlane_revisions(body: kopf.Body, namespace: str, labels: kopf.Labels, **_: Any) -> dict[Key, dict[str, Any]]:
     return {(namespace, labels[ROLLOUT_LABEL]): slim_deployment(_plain(body))}
 
 
 # Every Service, not only ours: a Service someone else made under a name a Rollout wants must be seen
 # (and left alone). Others are kept as owner and version only.
 @kopf.index("", "v1", "services")
-def shiftlane_services(body: kopf.Body, namespace: str, name: str, **_: Any) -> dict[Key, ServiceView]:
+async def shiftlane_services(body: kopf.Body, namespace: str, name: str, **_: Any) -> dict[Key, ServiceView]:
     return {(namespace, name): slim_service(_plain(body))}
 
 
 @kopf.index("", "v1", "pods", labels={ROLLOUT_LABEL: kopf.PRESENT, REVISION_LABEL: kopf.PRESENT})
-def shiftlane_terminating(meta: kopf.Meta, namespace: str, labels: kopf.Labels, **_: Any) -> dict[Key, str]:
+async def shiftlane_terminating(meta: kopf.Meta, namespace: str, labels: kopf.Labels, **_: Any) -> dict[Key, str]:
     # Only pods being deleted, and only their revision: counts are all a reconcile needs.
     if not meta.get("deletionTimestamp"):
         return {}
