@@ -56,6 +56,10 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.scanning.disabled = True
+    # Only our own pods and Deployments are sent to us at all (Services are not filtered: one someone
+    # else made under a name we want must be seen).
+    settings.watching.label_selectors["v1", "pods"] = ROLLOUT_LABEL
+    settings.watching.label_selectors["apps", "deployments"] = ROLLOUT_LABEL
     # kopf waits this long for more events of one object before handling; the default 0.1 s would
     # be most of the 0.2 s step budget, and reconciles are level-triggered anyway.
     settings.batching.batch_window = 0.01
