@@ -5,14 +5,11 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 from kubernetes_asyncio import client
 
 from tests.e2e.helpers import rollout_manifest
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @contextlib.asynccontextmanager
