@@ -51,6 +51,7 @@ NAMESPACED_PERMISSIONS = {
         for r in ("virtualservices", "destinationrules")
         for v in ("get", "list", "watch", "patch", "update")
     ),
+    *(("traefik.io", "traefikservices", v) for v in ("get", "list", "watch", "patch")),
     *(("networking.k8s.io", "ingresses", v) for v in ("get", "list", "watch", "create", "patch", "update", "delete")),
     *(("coordination.k8s.io", "leases", v) for v in ("get", "create", "update")),
 }

@@ -181,32 +181,57 @@ def test_elastic(ns: Namespace) -> None:
 
 
 @pytest.mark.parametrize(
-    "strategy",
+    ("strategy", "managed"),
     [
-        {"abTesting": {"match": [{"headers": [{"name": "x-canary", "exact": "yes"}]}],
-                       "trafficRouting": {"gatewayAPI": {"httpRoute": "web"}}}},
-        {"shadow": {"mirrorPercent": 50, "trafficRouting": {"gatewayAPI": {"httpRoute": "web"}}}},
+        ({"abTesting": {"match": [{"headers": [{"name": "x-canary", "exact": "yes"}]}],
+                        "trafficRouting": {"gatewayAPI": {"httpRoute": "web"}}}}, "match rule"),
+        ({"shadow": {"mirrorPercent": 50, "trafficRouting": {"gatewayAPI": {"httpRoute": "web"}}}}, "mirror"),
     ],
     ids=["abTesting", "shadow"],
 )
-def test_router_only_strategy_stalls(ns: Namespace, strategy: dict) -> None:
-    """No router is driven yet: the first revision deploys, a rollout stalls with a clear reason."""
+def test_a_missing_route_stalls_naming_it_and_creating_it_resumes(ns: Namespace, strategy: dict, managed: str) -> None:
     name = "routed"
     old = first_revision(ns, name, strategy)
     ns.set_image(name, V2)
     status = ns.wait_status(name, lambda s: condition(s, "Stalled").get("status") == "True", 20, "Stalled=True")
     stalled = condition(status, "Stalled")
-    assert stalled["reason"] == "InvalidSpec"
-    assert "trafficRouting" in stalled["message"], stalled
-    assert status["phase"] == "Degraded"
-    assert condition(status, "Ready")["status"] == "False"
+    assert stalled["reason"] == "RouterNotReady"
+    assert f"HTTPRoute {ns.name}/web not found" in stalled["message"], stalled
     assert status["stableRevision"] == old and status.get("canaryRevision") is None
     # The stable keeps serving, untouched; no new revision is started.
     time.sleep(1)
     deps = ns.deployments(name)
     assert {rev: d["replicas"] for rev, d in deps.items()} == {old: REPLICAS}
-    assert deps[old]["ready"] == REPLICAS
     assert ns.selector(f"{name}-stable")[REVISION_LABEL] == old
-    events = ns.events(name, "InvalidSpec")
-    assert events and events[0]["type"] == "Warning"
-    assert "trafficRouting" in events[0]["message"]
+    events = ns.events(name, "RouterNotReady")
+    assert events and events[0]["type"] == "Warning" and "HTTPRoute" in events[0]["message"]
+
+    # The route appears (a user's rule with a filter of its own): the rollout goes on without a restart.
+    ns.apply({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute", "metadata": {"name": "web"},
+        "spec": {"parentRefs": [{"name": "gateway"}], "rules": [{
+            "matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
+            "filters": [{"type": "RequestHeaderModifier", "requestHeaderModifier": {"set": [{"name": "x-team", "value": "shop"}]}}],
+            "backendRefs": [{"name": f"{name}-stable", "port": 8080}, {"name": f"{name}-canary", "port": 8080, "weight": 0}],
+        }]},
+    })
+    status = ns.wait_phase(name, "Paused", 30)
+    new = status["canaryRevision"]
+    assert new and new != old
+    route = ns.json("get", "httproute", "web")
+    rules = route["spec"]["rules"]
+    user_rule = next(r for r in rules if not str(r.get("name", "")).startswith("shiftlane-"))
+    assert user_rule["filters"][0]["type"] == "RequestHeaderModifier"  # the user's part is left as it was
+    if managed == "match rule":
+        ours = [r for r in rules if str(r.get("name", "")).startswith(f"shiftlane-{name}-match")]
+        assert ours and ours[0]["matches"][0]["headers"][0] == {"type": "Exact", "name": "x-canary", "value": "yes"}
+    else:
+        mirrors = [f for r in rules for f in r.get("filters", []) if f["type"] == "RequestMirror"]
+        assert mirrors and mirrors[0]["requestMirror"]["backendRef"]["name"] == f"{name}-canary"
+    assert status["router"]["objects"] == [f"HTTPRoute {ns.name}/web"]
+
+    ns.plugin("promote", name)
+    ns.wait_phase(name, "Healthy", 60, stableRevision=new)
+    rules = ns.json("get", "httproute", "web")["spec"]["rules"]
+    assert not any(str(r.get("name", "")).startswith("shiftlane-") for r in rules)
+    assert not any(f["type"] == "RequestMirror" for r in rules for f in r.get("filters", []))

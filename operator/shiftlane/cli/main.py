@@ -7,6 +7,7 @@ import os
 import sys
 
 from shiftlane.api.spec import TRAFFIC_ROUTERS
+from shiftlane.traffic import ROUTERS
 
 WATCH_NAMESPACES_ENV = "SHIFTLANE_WATCH_NAMESPACES"
 
@@ -39,7 +40,7 @@ def cmd_crd(args: argparse.Namespace) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     from shiftlane.cli.planning import InputError, is_file_source, load_rollouts, plan_all, read_source
 
-    routers = frozenset(args.routers or ())
+    routers = frozenset(args.routers) if args.routers else ROUTERS
     if is_file_source(args.source):
         try:
             rollouts = load_rollouts(read_source(args.source), "stdin" if args.source == "-" else args.source)
@@ -63,7 +64,7 @@ def add_plan_arguments(parser: argparse.ArgumentParser, from_file: bool = True) 
                             help="a YAML file with Rollout(s) ('-' for stdin), or the name of a Rollout in the cluster")
     parser.add_argument("--router", dest="routers", action="append", choices=TRAFFIC_ROUTERS, metavar="ROUTER",
                         help="compile as if the operator drives this traffic router (repeatable; "
-                             f"one of {', '.join(TRAFFIC_ROUTERS)}); default: none")
+                             f"one of {', '.join(TRAFFIC_ROUTERS)}); default: every router the operator drives")
 
 
 def build_parser() -> argparse.ArgumentParser:

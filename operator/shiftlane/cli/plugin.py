@@ -13,6 +13,7 @@ import uuid
 from typing import Any
 
 from shiftlane.api.spec import TRAFFIC_ROUTERS
+from shiftlane.traffic import ROUTERS
 from shiftlane.cli.kubectl import Kubectl, KubectlError
 from shiftlane.cli.main import add_plan_arguments, run_command
 
@@ -101,7 +102,7 @@ def cmd_set_image(kube: Kubectl, args: argparse.Namespace) -> int:
 def cmd_get(kube: Kubectl, args: argparse.Namespace) -> int:
     from shiftlane.cli.render import render_rollout
 
-    routers = frozenset(args.routers) if args.routers else None
+    routers = frozenset(args.routers) if args.routers else ROUTERS
     rollout = kube.get_rollout(args.name)
     tty = sys.stdout.isatty()
 
@@ -140,7 +141,7 @@ def cmd_plan(kube: Kubectl, args: argparse.Namespace) -> int:
     from shiftlane.cli.planning import plan_all
 
     rollout = kube.get_rollout(args.name)
-    return plan_all([rollout], sys.stdout, sys.stderr, frozenset(args.routers or ()))
+    return plan_all([rollout], sys.stdout, sys.stderr, frozenset(args.routers) if args.routers else ROUTERS)
 
 
 # --- arguments -----------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from shiftlane.kube.labels import REVISION_LABEL, ROLLOUT_LABEL, SERVICE_SUFFIXE
 from shiftlane.kube.revisions import RevisionWriter, slim_deployment
 from shiftlane.kube.rollouts import StatusWriter, slim_rollout
 from shiftlane.kube.services import ServiceView, ServiceWriter, slim_service
+from shiftlane.traffic import ROUTE_KINDS, names_route
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     # be most of the 0.2 s step budget, and reconciles are level-triggered anyway.
     settings.batching.batch_window = 0.01
     api = await api_client()
-    state.reconciler = Reconciler(RevisionWriter(api), ServiceWriter(api), StatusWriter(api), _emit)
+    state.reconciler = Reconciler(RevisionWriter(api), ServiceWriter(api), StatusWriter(api), _emit, routes=api)
 
 
 @kopf.index(GROUP, VERSION, PLURAL)
@@ -112,6 +113,20 @@ async def service_changed(namespace: str, name: str, **kwargs: Any) -> None:
     for rollout in rollouts_for_service(name):
         if (namespace, rollout) in kwargs["shiftlane_rollouts"]:
             await _reconcile((namespace, rollout), kwargs)
+
+
+async def _route_changed(namespace: str, name: str, kind: str, kwargs: dict[str, Any]) -> None:
+    """A route object changed (or was made or deleted): reconcile the Rollouts whose routing names it."""
+    for (rollout_ns, rollout), bodies in kwargs["shiftlane_rollouts"].items():
+        if rollout_ns == namespace and any(names_route(body, kind, name) for body in bodies):
+            await _reconcile((namespace, rollout), kwargs)
+
+
+# Route kinds the routers read; kopf leaves out those whose CRD is not installed.
+for _group, _version, _plural, _kind in ROUTE_KINDS:
+    kopf.on.event(_group, _version, _plural)(
+        lambda namespace, name, _k=_kind, **kwargs: _route_changed(namespace, name, _k, kwargs)
+    )
 
 
 def _being_deleted(meta: kopf.Meta, **_: Any) -> bool:

@@ -23,6 +23,8 @@ from shiftlane.kube.labels import SERVICE_SUFFIXES, REVISION_LABEL, resource_ver
 from shiftlane.kube.revisions import RevisionWriter, observe_revision, revision_manifest
 from shiftlane.kube.rollouts import StatusWriter, status_document
 from shiftlane.kube.services import ServiceView, ServiceWriter, differs, service_manifest, service_ports
+from shiftlane.traffic import ROUTERS, router_for
+from shiftlane.traffic.router import Router, RouterError
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +32,6 @@ log = logging.getLogger(__name__)
 RETRY_SECONDS = 5.0
 MAX_RETRY_SECONDS = 300.0
 
-# Traffic routers this build drives; the routers issue adds gatewayAPI, istio, nginx, alb.
-ROUTERS: frozenset[str] = frozenset()
 
 Key = tuple[str, str]
 EventSink = Callable[[dict[str, Any], Event], None]
@@ -105,6 +105,8 @@ class Reconciler:
     services: ServiceWriter
     statuses: StatusWriter
     emit: EventSink
+    # The client the traffic routers read and patch route objects with; None drives no router.
+    routes: client.ApiClient | None = None
     clock: Callable[[], float] = time.time
     _locks: dict[Key, asyncio.Lock] = field(default_factory=dict)
     _fresh: dict[Key, dict[str, Any]] = field(default_factory=dict)
@@ -178,14 +180,15 @@ class Reconciler:
             return
         decision = interpret(spec, status, observation, now)
         try:
-            await self._apply(key, rollout, decision, observation, services)
-        except client.ApiException as error:
-            if not refused(error):
+            await self._apply(key, rollout, spec, decision, observation, services)
+        except (client.ApiException, RouterError) as error:
+            if isinstance(error, client.ApiException) and not refused(error):
                 raise
-            message = api_message(error)
-            metrics.RECONCILE_ERRORS.labels(f"http{error.status}").inc()
+            message = str(error) if isinstance(error, RouterError) else api_message(error)
+            status_code = error.status if isinstance(error, client.ApiException) else "router"
+            metrics.RECONCILE_ERRORS.labels(f"http{status_code}").inc()
             delay = self._back_off(key, rollout, message, wake)
-            log.warning("a write for %s/%s was refused (%s); retrying in %ss: %s", *key, error.status, delay, message)
+            log.warning("a write for %s/%s was refused (%s); retrying in %ss: %s", *key, status_code, delay, message)
             # The Decision that could not be applied is dropped; the Rollout shows why instead.
             await self._report(rollout, status, interpret(spec, status, replace(observation, write_error=message), now), now)
             return
@@ -216,11 +219,16 @@ class Reconciler:
                 if error.status != 409:
                     raise
                 conflicts.append(f"Deployment {namespace}/{revision_name(name, template_revision)}")
+        router = self._router(key, spec)
+        router_state = None
+        if router is not None:
+            router_state = replace(await router.observe(self.routes, rollout), objects=tuple(map(str, router.objects())))
         observation = Observation(
             generation=rollout["metadata"].get("generation", 0),
             template_revision=template_revision,
             revisions=revisions,
-            routers=ROUTERS,
+            routers=ROUTERS if self.routes is not None else frozenset(),
+            router=router_state,
             command=status.command,
             service_revisions={
                 suffix: view.revision
@@ -235,6 +243,12 @@ class Reconciler:
         )
         return observation, services
 
+    def _router(self, key: Key, spec: RolloutSpec) -> Router | None:
+        routing = spec.strategy.traffic_routing
+        if routing is None or self.routes is None:
+            return None
+        return router_for(routing, *key)
+
     async def _template_error(self, key: Key, rollout: dict[str, Any], revision: str, number: int, replicas: int) -> str | None:
         """Whether the API server would refuse the new revision's Deployment: asked before anything of it is written."""
         check = self._templates.get(key)
@@ -244,13 +258,15 @@ class Reconciler:
             check = self._templates[key] = TemplateCheck(revision, generation, refusal)
         return check.error
 
-    async def _apply(self, key: Key, rollout, decision: Decision, observation: Observation, services: dict[str, ServiceView]) -> None:
+    async def _apply(
+        self, key: Key, rollout, spec: RolloutSpec, decision: Decision, observation: Observation, services: dict[str, ServiceView]
+    ) -> None:
         namespace, name = key
         written = self._written[key]
         # Nothing derived from a template the API server refuses, and nothing written over an object
         # Shiftlane did not create.
         if observation.template_error is None and not observation.conflicts:
-            # Traffic first (Services), so no request is sent to pods about to be scaled away.
+            # Traffic first (Services, then routes), so no request is sent to pods about to be scaled away.
             ports = service_ports(rollout["spec"]["template"])
             for suffix, revision in decision.services.items() if ports else ():
                 manifest = service_manifest(rollout, suffix, revision, ports)
@@ -259,6 +275,10 @@ class Reconciler:
                     written.services[manifest["metadata"]["name"]] = await self.services.create(manifest)
                 elif differs(current, manifest):
                     written.services[manifest["metadata"]["name"]] = await self.services.apply(manifest)
+            router = self._router(key, spec)
+            stable = decision.status.stable_revision
+            if router is not None and stable is not None and not (observation.router and observation.router.problems):
+                await router.apply(self.routes, rollout, stable, decision.traffic.canary, decision.traffic)
         for revision, replicas in decision.replicas.items():
             current = observation.revisions.get(revision)
             if current is None:

@@ -223,6 +223,9 @@ class _Interpretation:
             plan = compile_plan(self.spec, obs.routers)
         except CompileError as error:
             return self.stalled("InvalidSpec", str(error))
+        router = obs.router
+        if plan.mode is TrafficMode.ROUTER and router is not None and router.problems:
+            return self.stalled("RouterNotReady", "; ".join(router.problems) + "; the stable revision keeps serving")
         if s.canary_revision != target:
             if self.paused and s.canary_revision is None:
                 return self.steady(waiting=f"revision {target} waits: the rollout is paused")
@@ -230,9 +233,6 @@ class _Interpretation:
                 self.event("RolloutSuperseded", f"revision {s.canary_revision} replaced by {target} mid-rollout")
             self.start(target, plan)
         self.align(plan)
-        router = obs.router
-        if plan.mode is TrafficMode.ROUTER and router is not None and router.problems:
-            return self.stalled("RouterNotReady", "; ".join(router.problems) + "; the stable revision keeps serving")
         if command:
             self.apply_step_commands(command, plan)
         if s.aborted:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from shiftlane.api.spec import TrafficRouting
+from typing import Any
+
+from pydantic import ValidationError
+
+from shiftlane.api.spec import RolloutSpec, TrafficRouting
 from shiftlane.traffic.alb import alb_router
 from shiftlane.traffic.gateway_api import gateway_api_router
 from shiftlane.traffic.istio import istio_router
@@ -23,3 +27,26 @@ ROUTERS: frozenset[str] = frozenset(_BUILDERS)
 
 def router_for(routing: TrafficRouting, namespace: str, rollout: str) -> Router:
     return _BUILDERS[routing.router](routing, namespace, rollout)
+
+
+# (group, version, plural, kind) of every object a router reads, for the watches.
+ROUTE_KINDS = (
+    ("gateway.networking.k8s.io", "v1", "httproutes", "HTTPRoute"),
+    ("gateway.networking.k8s.io", "v1", "grpcroutes", "GRPCRoute"),
+    ("networking.istio.io", "v1", "virtualservices", "VirtualService"),
+    ("networking.istio.io", "v1", "destinationrules", "DestinationRule"),
+    ("traefik.io", "v1alpha1", "traefikservices", "TraefikService"),
+    ("networking.k8s.io", "v1", "ingresses", "Ingress"),
+)
+
+
+def names_route(rollout: dict[str, Any], kind: str, name: str) -> bool:
+    """Whether the Rollout's traffic routing reads or writes the object `kind` `name` in its namespace."""
+    try:
+        routing = RolloutSpec.model_validate(rollout.get("spec") or {}).strategy.traffic_routing
+    except ValidationError:
+        return False
+    if routing is None:
+        return False
+    meta = rollout["metadata"]
+    return any(ref.kind == kind and ref.name == name for ref in router_for(routing, meta["namespace"], meta["name"]).objects())
