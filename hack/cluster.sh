@@ -28,6 +28,7 @@
 #   SHIFTLANE_GATEWAY_PORT=20080           the Gateway's listener: Traefik entryPoint web on 127.0.0.1
 #   SHIFTLANE_TRAEFIK_PORT=20081           Traefik's own entryPoint: /ping, /api/..., /metrics
 #   SHIFTLANE_PODSERVER_METRICS_PORT=20090 the pod server's /metrics and /healthz
+#   SHIFTLANE_PODSERVER_PROXY_PORT=20091   the pod server's SOCKS5 port: Traefik's way to pod IPs
 #   SHIFTLANE_SERVICE_CIDR=127.<N>.0.0/16  Service ClusterIPs; N derives from the API port, so
 #                                          clusters running side by side get distinct ranges
 #   SHIFTLANE_PYTHON=<repo>/.venv/bin/python  runs the pod server (`make venv`)
@@ -48,10 +49,11 @@
 # The pod server (tests/harness/podserver.py) listens on each ClusterIP:port as kube-proxy would and
 # answers each request as one of the Service's ready endpoint pods (behaviour from the image tag:
 # errors-N, slow-N). Traefik v3 (Kubernetes Gateway provider, experimental channel, and Kubernetes
-# CRD provider) runs as a process with a ServiceAccount token and native load balancing (ClusterIP,
-# never pod IPs); GatewayClass `traefik` and Gateway `shiftlane` in namespace
-# `shiftlane-gateway` (listener `web`)
-# take HTTPRoutes from every namespace on 127.0.0.1:$SHIFTLANE_GATEWAY_PORT.
+# CRD provider) runs as a process with a ServiceAccount token and native load balancing (ClusterIP);
+# where it dials pod IPs anyway (a TraefikService's children) it goes through the pod server's
+# SOCKS5 port, so no packet leaves for a pod IP. GatewayClass `traefik` and Gateway `shiftlane` in
+# namespace `shiftlane-gateway` (listener `web`) take HTTPRoutes from every namespace on
+# 127.0.0.1:$SHIFTLANE_GATEWAY_PORT. Use HTTP backends: TCP/TLS routes and h2c dial without the proxy.
 #
 # Binaries are rebuilt only when one is missing from the cache dir (delete it to force a rebuild);
 # needs go + the Go module proxy (or a warm module cache), openssl, curl, kubectl.
@@ -91,6 +93,7 @@ NODES="${SHIFTLANE_NODES:-3}"
 GATEWAY_PORT="${SHIFTLANE_GATEWAY_PORT:-20080}"
 TRAEFIK_PORT="${SHIFTLANE_TRAEFIK_PORT:-20081}"
 PODSERVER_PORT="${SHIFTLANE_PODSERVER_METRICS_PORT:-20090}"
+PROXY_PORT="${SHIFTLANE_PODSERVER_PROXY_PORT:-20091}"
 # The pod server binds every ClusterIP, so two clusters on one machine need distinct service ranges;
 # 251 is prime, so the API ports in use here (16443, 17443, ...) land on distinct second octets.
 SERVICE_CIDR="${SHIFTLANE_SERVICE_CIDR:-127.$((2 + API_PORT % 251)).0.0/16}"
@@ -148,7 +151,7 @@ build_control_plane() {
 build_traefik() {
   [[ -x "$TRAEFIK" ]] && return 0
   command -v go >/dev/null || die "go is required to build traefik (into $TRAEFIK)"
-  log "building traefik $TRAEFIK_VERSION into $TRAEFIK (about 9 minutes on 2 cores with a cold Go build cache)"
+  log "building traefik $TRAEFIK_VERSION into $TRAEFIK (up to 25 minutes on 2 busy cores with a cold Go build cache)"
   mkdir -p "$(dirname "$TRAEFIK")"
   local start=$SECONDS
   # Without the version Traefik reports "dev"; CGO off as for the other binaries.
@@ -360,7 +363,7 @@ install_crds() {
 start_podserver() {
   [[ -x "$PYTHON" ]] || die "the pod server needs $PYTHON with the project installed (make venv), or SHIFTLANE_PYTHON"
   run podserver "$PYTHON" "$ROOT/tests/harness/podserver.py" --kubeconfig "$KUBECONFIG_FILE" \
-    --metrics-address "127.0.0.1:$PODSERVER_PORT"
+    --metrics-address "127.0.0.1:$PODSERVER_PORT" --proxy-address "127.0.0.1:$PROXY_PORT"
 }
 
 gateway_manifest() {
@@ -401,9 +404,9 @@ entryPoints:
   web: {address: "127.0.0.1:$GATEWAY_PORT"}
   traefik: {address: "127.0.0.1:$TRAEFIK_PORT"}
 ping: {}
-api: {insecure: true}
+api: {insecure: true, dashboard: false} # the module has no built web UI
 metrics: {prometheus: {addServicesLabels: true, addRoutersLabels: true}}
-log: {level: INFO}
+log: {level: INFO, noColor: true}
 providers:
   kubernetesGateway:
     $provider
@@ -413,7 +416,12 @@ providers:
     $provider
 EOF
   gateway_manifest | kc apply -f - >/dev/null || die "creating the Gateway failed"
-  run traefik "$TRAEFIK" --configFile "$d/traefik.yaml"
+  # Where Traefik still picks pod IPs (a TraefikService's children ignore nativeLBByDefault), it
+  # dials them through the pod server's SOCKS5 port, which answers as that pod (an HTTP proxy would
+  # not do: Go writes the Host header, not the pod IP, into a proxied request). Go never proxies
+  # loopback addresses, so ClusterIPs and the API server are reached directly.
+  run traefik env HTTP_PROXY="socks5://127.0.0.1:$PROXY_PORT" HTTPS_PROXY="socks5://127.0.0.1:$PROXY_PORT" \
+    "$TRAEFIK" --configFile "$d/traefik.yaml"
 }
 
 # ---------------------------------------------------------------- up / down
@@ -433,7 +441,7 @@ up() {
   [[ " ${COMPONENTS[*]} " != *" traefik "* ]] || build_traefik
   local p
   for p in "$ETCD_PORT" "$ETCD_PEER_PORT" "$API_PORT" "$KCM_PORT" "$SCHED_PORT" "$KWOK_PORT" "$GATEWAY_PORT" \
-    "$TRAEFIK_PORT" "$PODSERVER_PORT"; do
+    "$TRAEFIK_PORT" "$PODSERVER_PORT" "$PROXY_PORT"; do
     port_free "$p" || die "port 127.0.0.1:$p is already in use (override with SHIFTLANE_*_PORT)"
   done
   mkdir -p "$DIR"/{logs,pids}

@@ -8,13 +8,18 @@ robin per request, read from the real EndpointSlices), the way the pod's contain
 
     {"pod": ..., "namespace": ..., "revision": <label shiftlane.io/revision>, "image": ...}
 
+Traefik reaches Services by ClusterIP (native load balancing), except where it ignores that setting
+(a TraefikService's children): there it dials pod IPs, so it runs with HTTP_PROXY pointing at this
+process's SOCKS5 port (--proxy-address), and a tunnel to <pod IP>:<port> is answered as that pod's
+container on that port. No packet ever leaves for a pod IP.
+
 The container's image tag picks its behaviour: `errors-N` answers N% of requests with 500 (spread
 evenly over the pod's request count), `slow-N` adds N ms. A pod stops receiving requests when the
 EndpointSlice controller drops it (deleted, not Running, not ready); with no ready endpoint, serving
 terminating ones are used, then 503, as kube-proxy falls back and then rejects.
 
-Prometheus metrics on --metrics-address: shiftlane_podserver_requests_total{namespace, pod, revision,
-code}; /healthz answers 200 once the first listing of Services, EndpointSlices and Pods is in.
+On --metrics-address: Prometheus metrics (shiftlane_podserver_requests_total{namespace, pod, revision,
+code}) and /healthz, 200 once the first listing of Services, EndpointSlices and Pods is in.
 """
 
 from __future__ import annotations
@@ -69,6 +74,7 @@ class Behaviour:
 class Pod:
     namespace: str
     name: str
+    ip: str
     revision: str
     running: bool
     images: dict[int, str]  # containerPort -> image of the container declaring it
@@ -80,8 +86,9 @@ class Pod:
     def of(cls, obj: dict[str, Any]) -> Pod:
         meta, containers = obj["metadata"], obj["spec"].get("containers", [])
         images = {p["containerPort"]: c["image"] for c in containers for p in c.get("ports", [])}
-        return cls(meta["namespace"], meta["name"], (meta.get("labels") or {}).get(REVISION_LABEL, ""),
-                   obj.get("status", {}).get("phase") == "Running", images,
+        status = obj.get("status", {})
+        return cls(meta["namespace"], meta["name"], status.get("podIP", ""), (meta.get("labels") or {}).get(REVISION_LABEL, ""),
+                   status.get("phase") == "Running", images,
                    containers[0]["image"] if containers else "")
 
     def image(self, port: int) -> str:
@@ -90,6 +97,20 @@ class Pod:
     def forget_metrics(self) -> None:
         for code in self.codes:
             REQUESTS.remove(self.namespace, self.name, self.revision, code)
+
+    async def answer(self, port: int, request: web.BaseRequest) -> web.Response:
+        """What this pod's container on `port` answers."""
+        image = self.image(port)
+        behaviour = Behaviour.of(image)
+        code = 500 if behaviour.fails(self.served) else 200
+        self.served += 1
+        if behaviour.delay_ms:
+            await asyncio.sleep(behaviour.delay_ms / 1000)
+        await request.read()
+        self.codes.add(str(code))
+        REQUESTS.labels(self.namespace, self.name, self.revision, str(code)).inc()
+        body = {"pod": self.name, "namespace": self.namespace, "revision": self.revision, "image": image}
+        return web.json_response(body, status=code)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,17 +160,7 @@ class Listener:
             return web.json_response({"error": f"no endpoints for service {'/'.join(self.service)}"}, status=503)
         pod, port = backends[self.next % len(backends)]
         self.next += 1
-        image = pod.image(port)
-        behaviour = Behaviour.of(image)
-        code = 500 if behaviour.fails(pod.served) else 200
-        pod.served += 1
-        if behaviour.delay_ms:
-            await asyncio.sleep(behaviour.delay_ms / 1000)
-        await request.read()
-        pod.codes.add(str(code))
-        REQUESTS.labels(pod.namespace, pod.name, pod.revision, str(code)).inc()
-        body = {"pod": pod.name, "namespace": pod.namespace, "revision": pod.revision, "image": image}
-        return web.json_response(body, status=code)
+        return await pod.answer(port, request)
 
     async def start(self, address: tuple[str, int]) -> None:
         try:
@@ -172,6 +183,7 @@ class DataPlane:
         self.pods: dict[tuple[str, str], Pod] = {}
         self.listeners: dict[tuple[str, int], Listener] = {}
         self.generation = 0  # bumped on every slice or pod change; listeners recompute their backends
+        self.by_ip: tuple[int, dict[str, Pod]] = (-1, {})
         self.synced: set[str] = set()
 
     def backends(self, service: tuple[str, str], port_name: str) -> list[tuple[Pod, int]]:
@@ -184,6 +196,20 @@ class DataPlane:
                 if pod and pod.running and e.serving:
                     found[e.ready].append((pod, s.ports[port_name]))
         return found[True] or found[False]
+
+    def pod_at(self, ip: str, port: int) -> Pod | None:
+        """The Running pod with this IP, if one of its containers declares the port (else nothing listens)."""
+        if self.by_ip[0] != self.generation:
+            self.by_ip = (self.generation, {p.ip: p for p in self.pods.values() if p.running and p.ip})
+        pod = self.by_ip[1].get(ip)
+        return pod if pod and port in pod.images else None
+
+    async def answer_at(self, ip: str, port: int, request: web.BaseRequest) -> web.StreamResponse:
+        pod = self.pod_at(ip, port)
+        if pod is None:  # gone since the tunnel opened: what a reset connection looks like to Traefik
+            return web.json_response({"error": f"nothing listens on {ip}:{port}"}, status=502)
+        return await pod.answer(port, request)
+
 
     # --- state from the watches
 
@@ -251,6 +277,49 @@ class DataPlane:
         await asyncio.gather(*(ln.stop() for ln in self.listeners.values()))
 
 
+class Socks5(asyncio.Protocol):
+    """SOCKS5 (RFC 1928) without authentication, CONNECT only. Once a tunnel to a pod's IP and port
+    opens, the connection is handed to an HTTP server answering as that pod; a target where nothing
+    listens gets "connection refused"."""
+
+    def __init__(self, plane: DataPlane):
+        self.plane, self.buffer, self.greeted = plane, b"", False
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        assert self.transport
+        self.buffer += data
+        if not self.greeted:  # VER NMETHODS METHODS...
+            if len(self.buffer) < 2 or len(self.buffer) < 2 + self.buffer[1]:
+                return
+            methods, self.buffer = self.buffer[2:2 + self.buffer[1]], self.buffer[2 + self.buffer[1]:]
+            if 0 not in methods:
+                self.transport.write(b"\x05\xff")
+                self.transport.close()
+                return
+            self.transport.write(b"\x05\x00")
+            self.greeted = True
+        # VER CMD RSV ATYP=1 (IPv4) ADDR(4) PORT(2): Go's client sends pod IPs as IPv4 literals.
+        if len(self.buffer) < 10:
+            return
+        request, rest = self.buffer[:10], self.buffer[10:]
+        ip, port = ".".join(str(b) for b in request[4:8]), int.from_bytes(request[8:10], "big")
+        if request[1] != 1 or request[3] != 1 or self.plane.pod_at(ip, port) is None:
+            self.transport.write(b"\x05\x05\x00\x01" + bytes(6))  # connection refused
+            self.transport.close()
+            return
+        self.transport.write(b"\x05\x00\x00\x01" + bytes(6))
+        server = web.Server(lambda r: self.plane.answer_at(ip, port, r), access_log=None)
+        http = server()
+        self.transport.set_protocol(http)
+        http.connection_made(self.transport)
+        if rest:
+            http.data_received(rest)
+
+
 async def follow(name: str, list_call: Callable[..., Awaitable[Any]], reset: Callable[[dict], Awaitable[None]],
                  event: Callable[[str, tuple[str, str], dict], Awaitable[None]], synced: set[str]) -> None:
     """List then watch one resource for ever; every list replaces the state, so nothing is missed."""
@@ -284,7 +353,7 @@ def key_of(obj: dict[str, Any]) -> tuple[str, str]:
     return obj["metadata"]["namespace"], obj["metadata"]["name"]
 
 
-async def main(kubeconfig: str, metrics_address: tuple[str, int]) -> None:
+async def main(kubeconfig: str, metrics_address: tuple[str, int], proxy_address: tuple[str, int]) -> None:
     await config.load_kube_config(config_file=kubeconfig)
     plane = DataPlane()
     watches = ("services", "endpointslices", "pods")
@@ -302,6 +371,7 @@ async def main(kubeconfig: str, metrics_address: tuple[str, int]) -> None:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, *metrics_address).start()
+    proxy = await asyncio.get_running_loop().create_server(lambda: Socks5(plane), *proxy_address, reuse_address=True)
 
     async with client.ApiClient() as api:
         core, discovery = client.CoreV1Api(api), client.DiscoveryV1Api(api)
@@ -313,11 +383,12 @@ async def main(kubeconfig: str, metrics_address: tuple[str, int]) -> None:
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-        log.info("pod server up; metrics on http://%s:%d/metrics", *metrics_address)
+        log.info("pod server up; metrics on %s:%d, SOCKS5 to pods on %s:%d", *metrics_address, *proxy_address)
         await stop.wait()
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+    proxy.close()
     await plane.close()
     await runner.cleanup()
 
@@ -326,10 +397,15 @@ def cli() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kubeconfig", required=True)
     parser.add_argument("--metrics-address", default="127.0.0.1:20090", help="host:port for /metrics and /healthz")
+    parser.add_argument("--proxy-address", default="127.0.0.1:20091", help="host:port for SOCKS5 tunnels to pods")
     args = parser.parse_args()
-    host, port = args.metrics_address.rsplit(":", 1)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    asyncio.run(main(args.kubeconfig, (host, int(port))))
+    asyncio.run(main(args.kubeconfig, address(args.metrics_address), address(args.proxy_address)))
+
+
+def address(text: str) -> tuple[str, int]:
+    host, port = text.rsplit(":", 1)
+    return host, int(port)
 
 
 if __name__ == "__main__":

@@ -153,3 +153,17 @@ def test_image_tag_makes_a_faulty_revision(namespace):
     after = served(namespace)
     pods = {pod for (pod, rev, _) in after if rev == "v3"}
     assert len(pods) == 2 and sum(after[k] - before[k] for k in after if k[1] == "v3") == N
+
+
+def test_deleted_pod_answers_no_more(namespace):
+    host = f"deleted.{namespace}.test"
+    apply(namespace, route("deleted", host, [{"backendRefs": [backend("stable")]}]))
+    until_routed(host, lambda replies: len({r.pod for r in replies if r.ok}) == 2)
+    gone = json.loads(kubectl("-n", namespace, "get", "pods", "-l", "app=stable", "-o", "json"))["items"][0]["metadata"]["name"]
+
+    kubectl("-n", namespace, "delete", "pod", gone, "--wait=true")
+    until_routed(host, lambda replies: all(r.ok for r in replies) and len({r.pod for r in replies}) == 2)
+    replies = send(300, host)
+
+    assert statuses(replies) == {200: 300}
+    assert gone not in {r.pod for r in replies}
