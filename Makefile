@@ -8,11 +8,12 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml hack/install-helm.sh
+$(VENV)/.installed: pyproject.toml hack/install-helm.sh hack/install-test-deps.sh
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -e '.[test]'
 	bash hack/install-helm.sh $(VENV)/bin
+	bash hack/install-test-deps.sh
 	touch $@
 
 crds: venv

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import uuid
-from pathlib import Path
 
 import pytest
-from kubernetes_asyncio import client, config
+from kubernetes_asyncio import client
 
 from shiftlane.api.status import Command, Phase, RolloutStatus
 from shiftlane.kube.labels import REVISION_LABEL, ROLLOUT_LABEL
@@ -16,17 +14,7 @@ from shiftlane.kube.revisions import RevisionWriter, observe_revision, revision_
 from shiftlane.kube.rollouts import StatusWriter, status_document
 from shiftlane.kube.services import ServiceWriter, differs, service_manifest, service_ports
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(not os.environ.get("KUBECONFIG"), reason="needs a cluster in KUBECONFIG")
-
-
-@pytest.fixture(scope="module")
-async def api():
-    subprocess.run(["kubectl", "apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds")], check=True, capture_output=True)
-    subprocess.run(["kubectl", "wait", "--for=condition=Established", "crd/rollouts.shiftlane.io", "--timeout=60s"], check=True, capture_output=True)
-    await config.load_kube_config()
-    async with client.ApiClient() as api_client:
-        yield api_client
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from shiftlane.engine.model import Decision, RevisionObservation, Verdict
 from shiftlane.engine.plan import CompileError, compile_plan
 from shiftlane.engine.replicas import resolve, share
 from shiftlane.engine.steps import TrafficMode
-from tests.unit.world import World, manifest
+from tests.unit.world import World, manifest, routed
 
 GATEWAY = {"gatewayAPI": {"httpRoute": "web"}}
 ANALYSIS = {"templates": [{"name": "rate"}]}
@@ -100,8 +100,9 @@ def _apply(world: World, decision: Decision, fraction: float, services_written: 
         )
     for name in decision.delete:
         world.revisions.pop(name, None)
-    if services_written:
+    if services_written:  # Services and routes are written together, and seen at the next reconcile
         world.services.update(decision.services)
+        world.router = routed(decision) if world.spec.strategy.traffic_routing is not None else None
 
 
 def _minimum_available(world: World) -> int:
@@ -195,6 +196,11 @@ def test_invariants_hold_for_any_sequence(strategy, replicas, moves) -> None:
             for name in reduced:
                 assert weights.get(name, 0) >= previous.get(name, 0), ("pods removed as traffic leaves", name)
                 assert obs.service_revisions.get("") != name or decision.services.get("") == name
+                reached = obs.router is not None and obs.service_revisions.get("canary") == name != obs.service_revisions.get("stable")
+                if reached and not weights.get(name, 0):
+                    router = obs.router
+                    assert not (router.canary_weight or router.header_route or router.mirror_percent), (
+                        "canary pods removed while the route still sends it requests", name)
             if s.aborted and s.canary_revision in reduced and s.rollout and s.rollout.aborted_at:
                 released = s.rollout.aborted_at.timestamp() + world.spec.abort_scale_down_delay_seconds
                 assert now >= released, "aborted canary scaled down before abortScaleDownDelaySeconds"

@@ -14,7 +14,7 @@ from shiftlane.api.revision import revision_of
 from shiftlane.api.spec import RolloutSpec
 from shiftlane.api.status import Command, RolloutStatus
 from shiftlane.engine.interpret import interpret
-from shiftlane.engine.model import Decision, Observation, RevisionObservation, Verdict
+from shiftlane.engine.model import Decision, Observation, RevisionObservation, RouterState, Verdict
 
 
 def manifest(strategy: dict[str, Any], replicas: int = 4, image: str = "app:1", **extra: Any) -> dict[str, Any]:
@@ -30,6 +30,13 @@ def manifest(strategy: dict[str, Any], replicas: int = 4, image: str = "app:1", 
     }
 
 
+def routed(decision: Decision) -> RouterState:
+    """A router that holds exactly what the Decision asked for."""
+    traffic = decision.traffic
+    canary = traffic.weights.get(traffic.canary, 0) if traffic.canary else 0
+    return RouterState(canary_weight=canary, header_route=bool(traffic.header_route), mirror_percent=traffic.mirror_percent)
+
+
 @dataclass
 class World:
     raw: dict[str, Any]
@@ -42,6 +49,7 @@ class World:
     command: Command | None = None
     never_ready: set[str] = field(default_factory=set)
     services: dict[str, str | None] = field(default_factory=dict)  # what each Service selects now
+    router: RouterState | None = None  # what the route holds now, when a router is driven
     decisions: list[Decision] = field(default_factory=list)
     _counter: int = 0
 
@@ -71,6 +79,7 @@ class World:
             routers=self.routers,
             command=self.command,
             service_revisions=dict(self.services),
+            router=self.router,
         )
 
     def decide(self) -> Decision:
@@ -91,6 +100,7 @@ class World:
         for name in decision.delete:
             self.revisions.pop(name, None)
         self.services.update(decision.services)
+        self.router = routed(decision) if self.spec.strategy.traffic_routing is not None else None
 
     def step(self) -> Decision:
         decision = self.decide()

@@ -33,6 +33,21 @@ IntOrPercent = Annotated[
     ),
 ]
 Percent = Annotated[int, Field(ge=0, le=100)]
+# A Service port by number or name, as an Ingress backend takes it.
+ServicePort = Annotated[
+    int | str,
+    WithJsonSchema(
+        {
+            "x-kubernetes-int-or-string": True,
+            "x-kubernetes-validations": [
+                {
+                    "rule": "type(self) == int ? self >= 1 && self <= 65535 : self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",
+                    "message": "must be a port number from 1 to 65535 or a port name",
+                }
+            ],
+        }
+    ),
+]
 # A label value as the API server checks it: a Deployment or Service with any other value is refused.
 LabelValue = Annotated[str, Field(max_length=63, pattern=r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")]
 # A label key: an optional DNS-subdomain prefix and '/', then a name of at most 63 characters.
@@ -123,7 +138,26 @@ class PodTemplate(Model):
 
 
 class GatewayApiRouting(Model):
-    http_route: Annotated[str, Field(min_length=1, alias="httpRoute")]
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                rule(
+                    "has(self.httpRoute) || (has(self.httpRoutes) && size(self.httpRoutes) > 0)"
+                    " || (has(self.grpcRoutes) && size(self.grpcRoutes) > 0)",
+                    "gatewayAPI needs at least one of httpRoute, httpRoutes, grpcRoutes",
+                )
+            ]
+        }
+    )
+    http_route: Annotated[str, Field(min_length=1)] | None = None
+    http_routes: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list, max_length=16)
+    grpc_routes: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list, max_length=16)
+    # Rule names (HTTPRouteRule.name) whose backends carry the weights; all rules when empty.
+    rules: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list, max_length=16)
+
+    @property
+    def http_route_names(self) -> list[str]:
+        return ([self.http_route] if self.http_route else []) + [n for n in self.http_routes if n != self.http_route]
 
 
 class IstioVirtualService(Model):
@@ -131,32 +165,57 @@ class IstioVirtualService(Model):
     routes: list[str] = Field(default_factory=list, max_length=32)
 
 
+class IstioDestinationRule(Model):
+    """Weights by subset: the operator points each named subset at its revision's pods."""
+
+    name: Annotated[str, Field(min_length=1)]
+    stable_subset_name: Annotated[str, Field(min_length=1)] = "stable"
+    canary_subset_name: Annotated[str, Field(min_length=1)] = "canary"
+
+
 class IstioRouting(Model):
     virtual_service: IstioVirtualService
+    destination_rule: IstioDestinationRule | None = None
 
 
 class IngressRouting(Model):
     ingress: Annotated[str, Field(min_length=1)]
 
 
-TRAFFIC_ROUTERS = ["gatewayAPI", "istio", "nginx", "alb"]
+class NginxRouting(IngressRouting):
+    # ingress-nginx's --annotations-prefix.
+    annotation_prefix: Annotated[str, Field(min_length=1)] = "nginx.ingress.kubernetes.io"
+
+
+class AlbRouting(IngressRouting):
+    # The `<rollout>-stable` / `<rollout>-canary` Service port the target groups forward to.
+    service_port: ServicePort = 80
+    annotation_prefix: Annotated[str, Field(min_length=1)] = "alb.ingress.kubernetes.io"
+
+
+class TraefikRouting(Model):
+    traefik_service: Annotated[str, Field(min_length=1)]
+
+
+TRAFFIC_ROUTERS = ["gatewayAPI", "istio", "traefik", "nginx", "alb"]
 # Which routers can route by request headers, and which can mirror a share of requests.
 HEADER_ROUTERS = ["gatewayAPI", "istio", "nginx", "alb"]
-MIRROR_ROUTERS = ["gatewayAPI", "istio"]
+MIRROR_ROUTERS = ["gatewayAPI", "istio", "traefik"]
 
 
 class TrafficRouting(Model):
     model_config = ConfigDict(
         json_schema_extra={
             "x-kubernetes-validations": [
-                rule(one_of(TRAFFIC_ROUTERS), "exactly one of gatewayAPI, istio, nginx, alb must be set")
+                rule(one_of(TRAFFIC_ROUTERS), "exactly one of " + ", ".join(TRAFFIC_ROUTERS) + " must be set")
             ]
         }
     )
     gateway_api: GatewayApiRouting | None = Field(None, alias="gatewayAPI")
     istio: IstioRouting | None = None
-    nginx: IngressRouting | None = None
-    alb: IngressRouting | None = None
+    traefik: TraefikRouting | None = None
+    nginx: NginxRouting | None = None
+    alb: AlbRouting | None = None
 
     @property
     def router(self) -> str:

@@ -99,6 +99,24 @@ class ProgressDeadline(Mutable):
     mark: str  # step, available and existing pods of the awaited revision when last changed
 
 
+class ImageStatus(Mutable):
+    """A container's image as the new revision runs it: the spec's tag, pinned to its digest."""
+
+    container: str
+    tag: str | None = None
+    digest: str
+
+
+class RouterStatus(Mutable):
+    """The traffic router's objects as last read back (not as last written)."""
+
+    name: str  # gatewayAPI, istio, traefik, nginx, alb
+    objects: list[str] = Field(default_factory=list)
+    canary_weight: int = 0
+    header_route: bool = False
+    mirror_percent: int = 0
+
+
 class RolloutStatus(Mutable):
     observed_generation: int | None = None
     phase: Phase = Phase.PENDING
@@ -126,6 +144,8 @@ class RolloutStatus(Mutable):
     stable_weight: int = 100
     mirror_percent: int = 0
     header_route: bool = False
+    router: RouterStatus | None = None
+    images: list[ImageStatus] = Field(default_factory=list)
     revisions: list[RevisionStatus] = Field(default_factory=list)
     conditions: list[Condition] = Field(
         default_factory=list,

@@ -20,13 +20,21 @@ class Stall:
 
 
 def conditions_for(
-    phase: Phase, message: str, previous: list[Condition], generation: int, now: datetime, stall: Stall | None = None
+    phase: Phase,
+    message: str,
+    previous: list[Condition],
+    generation: int,
+    now: datetime,
+    stall: Stall | None = None,
+    rollback_image_missing: str | None = None,
 ) -> list[Condition]:
     wanted = {
         "Ready": (phase is Phase.HEALTHY, "RolloutHealthy" if phase is Phase.HEALTHY else phase.value, message),
         "Reconciling": (phase in _RECONCILING and stall is None, phase.value, message),
         "Stalled": (True, stall.reason, stall.message) if stall else (phase in _STALLED, phase.value, message),
     }
+    if rollback_image_missing:  # shown only while it holds: a rollback to stable would fail to pull
+        wanted["RollbackImageAvailable"] = (False, "RollbackImageMissing", rollback_image_missing)
     before = {c.type: c for c in previous}
     out = []
     for type_, (true, reason, text) in wanted.items():
@@ -38,7 +46,7 @@ def conditions_for(
                 type=type_,
                 status=status,
                 reason=reason,
-                message=text if true else "",
+                message=text if true or type_ == "RollbackImageAvailable" else "",
                 last_transition_time=since,
                 observed_generation=generation,
             )

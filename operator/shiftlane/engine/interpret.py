@@ -24,14 +24,16 @@ from shiftlane.api.status import (
     HandledCommand,
     Phase,
     ProgressDeadline,
+    ImageStatus,
     RevisionStatus,
     RolloutProgress,
+    RouterStatus,
     RolloutStatus,
     ScaleDown,
     Undo,
 )
 from shiftlane.engine.conditions import Stall, conditions_for
-from shiftlane.engine.model import AnalysisRequest, Decision, Event, Observation, Traffic, Verdict
+from shiftlane.engine.model import AnalysisRequest, Decision, Event, ImageGate, Observation, Traffic, Verdict
 from shiftlane.engine.plan import CompileError, compile_plan
 from shiftlane.engine.replicas import resolve, share
 from shiftlane.engine.steps import (
@@ -198,6 +200,14 @@ class _Interpretation:
         s.strategy = self.spec.strategy.name
         if obs.template_error and target not in obs.revisions:
             return self.stalled("TemplateRefused", f"the API server refuses revision {target}: {obs.template_error}")
+        check = obs.image_check
+        if check is not None and target == obs.template_revision and target not in obs.revisions:
+            if check.gate is ImageGate.BLOCKED:
+                return self.stalled(check.reason or "ImageBlocked", check.message)
+            if check.gate is ImageGate.WAITING:
+                return self.hold_still(Phase.PROGRESSING, f"checking the images of {target}: {check.message}",
+                                       requeue_after=check.retry_after)
+            s.images = [ImageStatus(container=i.container, tag=i.tag, digest=i.digest) for i in check.images]
         if obs.conflicts:
             names = ", ".join(obs.conflicts)
             return self.stalled("ObjectConflict", f"{names} exists and was not created by Shiftlane; delete or rename it")
@@ -220,6 +230,9 @@ class _Interpretation:
                 self.event("RolloutSuperseded", f"revision {s.canary_revision} replaced by {target} mid-rollout")
             self.start(target, plan)
         self.align(plan)
+        router = obs.router
+        if plan.mode is TrafficMode.ROUTER and router is not None and router.problems:
+            return self.stalled("RouterNotReady", "; ".join(router.problems) + "; the stable revision keeps serving")
         if command:
             self.apply_step_commands(command, plan)
         if s.aborted:
@@ -421,7 +434,11 @@ class _Interpretation:
                 return Gate(Wait.TRAFFIC, f"waiting for ready canary pods before weight {step.percent}%")
             if plan.mode is TrafficMode.SWITCH and self.obs.service_revisions.get("", canary) != canary:
                 return Gate(Wait.TRAFFIC, f"waiting for the Service to select {canary}")
-            return DONE
+            return self.router_holds(plan, "weight", step.percent)
+        if isinstance(step, SetHeaderRoute):
+            return self.router_holds(plan, "header route", bool(step.matches))
+        if isinstance(step, SetMirror):
+            return self.router_holds(plan, "mirror", step.percent)
         if isinstance(step, Pause):
             if step.seconds is None:
                 return Gate(Wait.PROMOTION, "paused until promoted")
@@ -441,7 +458,17 @@ class _Interpretation:
             if verdict is Verdict.INCONCLUSIVE:
                 return Gate(Wait.INCONCLUSIVE, "analysis inconclusive: promote to continue or abort", analysis=request)
             return Gate(Wait.ANALYSIS, f"analysis {templates} running", analysis=request)
-        return DONE  # header routes, mirrors and Finish take effect as soon as they are applied
+        return DONE  # Finish takes effect as soon as it is applied
+
+    def router_holds(self, plan: Plan, what: str, wanted: int | bool) -> Gate:
+        """A traffic step is done when the router's object, read back, holds it (not when we asked)."""
+        router = self.obs.router
+        if plan.mode is not TrafficMode.ROUTER or router is None:
+            return DONE
+        held = {"weight": router.canary_weight, "header route": router.header_route, "mirror": router.mirror_percent}[what]
+        if held == wanted:
+            return DONE
+        return Gate(Wait.TRAFFIC, f"waiting for the traffic router to hold {what} {wanted} (reads {held})")
 
     def check_deadline(self, waited: str | None, phase: Phase) -> Phase:
         """Degraded when the awaited revision gains or loses no pod for progressDeadlineSeconds."""
@@ -522,15 +549,19 @@ class _Interpretation:
         return self.decision(self.steady_mode(), shape, phase, waiting)
 
     def stalled(self, reason: str, message: str) -> Decision:
-        """Nothing moves: every revision keeps its pods and every Service its selection."""
-        s = self.s
+        """Stalled=True with an Event (once per message), and nothing moves."""
         previous = self.original.condition("Stalled")
         if previous is None or previous.message != message:
             self.event(reason, message, warning=True)
         self.stall = Stall(reason, message)
+        return self.hold_still(Phase.DEGRADED, message)
+
+    def hold_still(self, phase: Phase, message: str, requeue_after: float | None = None) -> Decision:
+        """Nothing moves: every revision keeps its pods and every Service its selection."""
+        s = self.s
         replicas = {name: o.spec_replicas for name, o in self.obs.revisions.items()}
         weights = self.held_weights()
-        self.fill_status(weights, Traffic(weights), Phase.DEGRADED, message)
+        self.fill_status(weights, Traffic(weights), phase, message)
         return Decision(
             replicas=replicas,
             delete=(),
@@ -538,6 +569,7 @@ class _Interpretation:
             services=dict(self.obs.service_revisions),
             status=s,
             events=tuple(self.events),
+            requeue_after=requeue_after,
         )
 
     def held_weights(self) -> dict[str, int]:
@@ -581,22 +613,34 @@ class _Interpretation:
         replicas[s.stable_revision] = shape.stable
         return replicas
 
-    def keep_serving(self, replicas: dict[str, int], mode: TrafficMode, weights: dict[str, int], main: str | None) -> None:
+    def keep_serving(self, replicas: dict[str, int], mode: TrafficMode, weights: dict[str, int]) -> None:
         """Pods go only after traffic has gone: never in the Decision that moves it, never while a
         Service is still observed selecting them, never below what a revision's traffic needs."""
         if mode is TrafficMode.SHARE:
             return
-        selected = self.obs.service_revisions.get("")
         for name, o in self.obs.revisions.items():
             if replicas.get(name, 0) >= o.spec_replicas:
                 continue
             losing_traffic = weights.get(name, 0) < self.previous_weights.get(name, 0)
-            still_selected = selected == name and main != name
-            if losing_traffic or still_selected:
+            still_reached = self.observed_receiving(name) and not weights.get(name, 0)
+            if losing_traffic or still_reached:
                 replicas[name] = o.spec_replicas
             elif weights.get(name, 0):  # still serving: keep the pods its share of traffic needs
                 needed = min(o.available, share(self.replicas, weights[name]))
                 replicas[name] = max(replicas.get(name, 0), needed)
+
+    def observed_receiving(self, revision: str) -> bool:
+        """Whether requests can still reach the revision as the cluster shows it now: the main Service
+        selects it, or a router sends the canary backend weight, matches or mirrors."""
+        services = self.obs.service_revisions
+        if services.get("") == revision:
+            return True
+        router = self.obs.router
+        if router is None:
+            return False
+        if services.get("canary") == revision and services.get("stable") != revision:
+            return router.canary_weight > 0 or router.header_route or router.mirror_percent > 0
+        return services.get("stable") == revision and router.canary_weight < 100
 
     def keep_capacity(self, replicas: dict[str, int]) -> None:
         """Where traffic follows pods, a reduction may take only pods the strategy can spare: available
@@ -665,7 +709,7 @@ class _Interpretation:
         replicas = self.desired_replicas(shape)
         weights = self.weights(mode, shape)
         main = None if mode is TrafficMode.SHARE else max(weights, key=lambda r: weights[r])
-        self.keep_serving(replicas, mode, weights, main)
+        self.keep_serving(replicas, mode, weights)
         if mode is TrafficMode.SHARE:
             self.keep_capacity(replicas)
         self.one_rollout_at_a_time(replicas)
@@ -728,13 +772,26 @@ class _Interpretation:
         s.stable_weight = weights.get(stable, 0)
         s.mirror_percent = traffic.mirror_percent
         s.header_route = bool(traffic.header_route)
+        routing, router = self.spec.strategy.traffic_routing, obs.router
+        s.router = None
+        if routing is not None and router is not None:
+            s.router = RouterStatus(
+                name=routing.router,
+                objects=list(router.objects),
+                canary_weight=router.canary_weight,
+                header_route=router.header_route,
+                mirror_percent=router.mirror_percent,
+            )
         stall = self.stall
         if stall is None and obs.write_error:
             stall = Stall("WriteRefused", obs.write_error)
             previous = self.original.condition("Stalled")
             if previous is None or previous.message != obs.write_error:
                 self.event("WriteRefused", obs.write_error, warning=True)
-        s.conditions = conditions_for(phase, message, s.conditions, obs.generation, _time(self.now), stall)
+        missing = obs.rollback_image_missing
+        if missing and (self.original.condition("RollbackImageAvailable") is None):
+            self.event("RollbackImageMissing", missing, warning=True)
+        s.conditions = conditions_for(phase, message, s.conditions, obs.generation, _time(self.now), stall, missing)
 
 
 def _largest_remainder(counts: dict[str, int]) -> dict[str, int]:

@@ -33,6 +33,32 @@ class RevisionObservation:
 
 
 @dataclass(frozen=True)
+class ImageDigest:
+    """A container's image as the registry resolved it."""
+
+    container: str
+    tag: str | None
+    digest: str
+
+
+class ImageGate(str, Enum):
+    ALLOWED = "Allowed"
+    BLOCKED = "Blocked"  # the policy refuses the images (a finding, a denied tag, a missing image)
+    WAITING = "Waiting"  # a scan still runs, or the registry cannot be asked right now
+
+
+@dataclass(frozen=True)
+class ImageCheck:
+    """The registry's verdict on the template revision's images, before it gets any pod."""
+
+    gate: ImageGate
+    reason: str = ""  # why it is blocked, in CamelCase (ImageVulnerable, ImageNotFound, …)
+    message: str = ""
+    retry_after: float | None = None
+    images: tuple[ImageDigest, ...] = ()
+
+
+@dataclass(frozen=True)
 class RouterState:
     """What a traffic router's objects hold now, read back from the cluster (not what we last wrote)."""
 
@@ -42,6 +68,7 @@ class RouterState:
     # Why the router cannot hold a traffic state (e.g. "HTTPRoute shop/checkout not found"): the
     # Rollout stalls naming it while the stable revision keeps serving.
     problems: tuple[str, ...] = ()
+    objects: tuple[str, ...] = ()  # what the router manages, as "Kind namespace/name", for status
 
 
 @dataclass(frozen=True)
@@ -63,6 +90,10 @@ class Observation:
     # The API server's message for the last write it refused for this Rollout (403, 422, an admission
     # webhook), until a write succeeds again: the Rollout shows it as Stalled=True with an Event.
     write_error: str | None = None
+    # The registry's verdict on the template revision's images, while that revision has no Deployment.
+    image_check: ImageCheck | None = None
+    # Why a rollback to the stable revision would fail (its image digest is gone from the registry).
+    rollback_image_missing: str | None = None
     # The router's objects as read back, when the strategy names a router this build drives.
     router: RouterState | None = None
     # The verdict of an analysis with no result in `analysis` yet.

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
+from shiftlane.api.durations import seconds_of
 from shiftlane.api.spec import Analysis
 from shiftlane.engine.replicas import split
 from shiftlane.engine.steps import (
@@ -20,18 +20,8 @@ from shiftlane.engine.steps import (
     TrafficMode,
 )
 
-_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
-
-
 class CompileError(ValueError):
     """The spec asks for something this operator cannot do; it ends as a Stalled condition."""
-
-
-def seconds_of(duration: str | None) -> float | None:
-    if duration is None:
-        return None
-    return sum(float(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION_PART.findall(duration))
 
 
 def analysis_steps(analysis: Analysis | None) -> list[Step]:

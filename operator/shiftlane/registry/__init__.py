@@ -1,0 +1,1 @@
+"""Image registries: references, ECR and generic OCI lookups, the image policy, pull secrets."""
