@@ -20,7 +20,7 @@ crds: venv
 	$(VENV)/bin/shiftlane crd > crds/rollouts.shiftlane.io.yaml
 	cp crds/rollouts.shiftlane.io.yaml charts/shiftlane/crds/rollouts.shiftlane.io.yaml
 
-cluster:
+cluster: venv  # the cluster's pod server runs in the venv
 	bash hack/cluster.sh up
 
 cluster-down:

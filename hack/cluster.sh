@@ -13,6 +13,8 @@
 #   hack/cluster/kube  -> k8s.io/kubernetes (kube-apiserver, kube-controller-manager, kube-scheduler)
 #   hack/cluster/etcd  -> go.etcd.io/etcd/server/v3 (wrapper main around etcdmain)
 #   hack/cluster/kwok  -> sigs.k8s.io/kwok (cmd/kwok)
+#   hack/cluster/traefik -> github.com/traefik/traefik/v3 (cmd/traefik; built only when missing, into
+#                         $SHIFTLANE_CACHE/bin/traefik-<version>/; its CRDs come from the same module)
 # CRDs: sigs.k8s.io/gateway-api (experimental channel, which includes the standard kinds) and
 # istio.io/api (kubernetes/customresourcedefinitions.gen.yaml), versions pinned below.
 #
@@ -22,7 +24,14 @@
 #   SHIFTLANE_ETCD_PORT=23790  SHIFTLANE_ETCD_PEER_PORT=23800  SHIFTLANE_APISERVER_PORT=16443
 #   SHIFTLANE_KCM_PORT=20257   SHIFTLANE_SCHEDULER_PORT=20259  SHIFTLANE_KWOK_PORT=20247
 #   SHIFTLANE_NODES=3          number of fake nodes kwok-node-0..N-1
-#   SHIFTLANE_SKIP_CRDS=1      do not install Gateway API / Istio CRDs
+#   SHIFTLANE_SKIP_CRDS=1      do not install Gateway API / Istio / Traefik CRDs, nor start Traefik
+#   SHIFTLANE_GATEWAY_PORT=20080           the Gateway's listener: Traefik entryPoint web on 127.0.0.1
+#   SHIFTLANE_TRAEFIK_PORT=20081           Traefik's own entryPoint: /ping, /api/..., /metrics
+#   SHIFTLANE_PODSERVER_METRICS_PORT=20090 the pod server's /metrics and /healthz
+#   SHIFTLANE_PODSERVER_PROXY_PORT=20091   the pod server's SOCKS5 port: Traefik's way to pod IPs
+#   SHIFTLANE_SERVICE_CIDR=127.<N>.0.0/16  Service ClusterIPs; N derives from the API port, so
+#                                          clusters running side by side get distinct ranges
+#   SHIFTLANE_PYTHON=<repo>/.venv/bin/python  runs the pod server (`make venv`)
 # Admin kubeconfig: $SHIFTLANE_CLUSTER_DIR/kubeconfig (printed at the end of `up`).
 #
 # Never-ready test pods: kwok makes every pod on its nodes Running+Ready (stage pod-ready,
@@ -35,6 +44,17 @@
 #
 # Pods are fake: no container runs, no logs/exec, the `kubernetes` Service has no endpoints.
 #
+# Real traffic: the API server refuses loopback addresses in EndpointSlices, so pods keep kwok's
+# 10.244.0.0/16 IPs, to which nothing may ever send a packet; Service ClusterIPs are loopback instead.
+# The pod server (tests/harness/podserver.py) listens on each ClusterIP:port as kube-proxy would and
+# answers each request as one of the Service's ready endpoint pods (behaviour from the image tag:
+# errors-N, slow-N). Traefik v3 (Kubernetes Gateway provider, experimental channel, and Kubernetes
+# CRD provider) runs as a process with a ServiceAccount token and native load balancing (ClusterIP);
+# where it dials pod IPs anyway (a TraefikService's children) it goes through the pod server's
+# SOCKS5 port, so no packet leaves for a pod IP. GatewayClass `traefik` and Gateway `shiftlane` in
+# namespace `shiftlane-gateway` (listener `web`) take HTTPRoutes from every namespace on
+# 127.0.0.1:$SHIFTLANE_GATEWAY_PORT. Use HTTP backends: TCP/TLS routes and h2c dial without the proxy.
+#
 # Binaries are rebuilt only when one is missing from the cache dir (delete it to force a rebuild);
 # needs go + the Go module proxy (or a warm module cache), openssl, curl, kubectl.
 # Processes: each component runs in its own session/process group; $DIR/pids/<name>.pid holds the
@@ -46,6 +66,7 @@ command -v go >/dev/null || [[ ! -x /usr/local/go/bin/go ]] || PATH="$PATH:/usr/
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 MODS="$HERE/cluster"
+ROOT="$(dirname "$HERE")"
 
 GATEWAY_API_VERSION="v1.4.1"
 ISTIO_API_VERSION="v1.30.8"
@@ -56,9 +77,11 @@ modver() { # modver <go.mod> <module path>
 K8S_VERSION="$(modver "$MODS/kube/go.mod" k8s.io/kubernetes)"
 ETCD_VERSION="$(modver "$MODS/etcd/go.mod" go.etcd.io/etcd/server/v3)"
 KWOK_VERSION="$(modver "$MODS/kwok/go.mod" sigs.k8s.io/kwok)"
+TRAEFIK_VERSION="$(modver "$MODS/traefik/go.mod" github.com/traefik/traefik/v3)"
 
 CACHE="${SHIFTLANE_CACHE:-$HOME/.cache/shiftlane}"
 BIN="$CACHE/bin/${K8S_VERSION}-${ETCD_VERSION}-${KWOK_VERSION}"
+TRAEFIK="$CACHE/bin/traefik-$TRAEFIK_VERSION/traefik" # its own dir: a Traefik bump rebuilds only Traefik
 DIR="${SHIFTLANE_CLUSTER_DIR:-/tmp/shiftlane-cluster}"
 ETCD_PORT="${SHIFTLANE_ETCD_PORT:-23790}"
 ETCD_PEER_PORT="${SHIFTLANE_ETCD_PEER_PORT:-23800}"
@@ -67,8 +90,21 @@ KCM_PORT="${SHIFTLANE_KCM_PORT:-20257}"
 SCHED_PORT="${SHIFTLANE_SCHEDULER_PORT:-20259}"
 KWOK_PORT="${SHIFTLANE_KWOK_PORT:-20247}"
 NODES="${SHIFTLANE_NODES:-3}"
+GATEWAY_PORT="${SHIFTLANE_GATEWAY_PORT:-20080}"
+TRAEFIK_PORT="${SHIFTLANE_TRAEFIK_PORT:-20081}"
+PODSERVER_PORT="${SHIFTLANE_PODSERVER_METRICS_PORT:-20090}"
+PROXY_PORT="${SHIFTLANE_PODSERVER_PROXY_PORT:-20091}"
+# The pod server binds every ClusterIP, so two clusters on one machine need distinct service ranges;
+# 251 is prime, so the API ports in use here (16443, 17443, ...) land on distinct second octets.
+SERVICE_CIDR="${SHIFTLANE_SERVICE_CIDR:-127.$((2 + API_PORT % 251)).0.0/16}"
+[[ "$SERVICE_CIDR" =~ ^127\.([0-9]+)\.0\.0/16$ ]] && ((BASH_REMATCH[1] > 0 && BASH_REMATCH[1] < 255)) ||
+  { echo "SHIFTLANE_SERVICE_CIDR must be 127.N.0.0/16 with 0 < N < 255 (got $SERVICE_CIDR)" >&2; exit 2; }
+KUBERNETES_SERVICE_IP="${SERVICE_CIDR%0/16}1" # the first address: the `kubernetes` Service
+PYTHON="${SHIFTLANE_PYTHON:-$ROOT/.venv/bin/python}"
+GATEWAY_NAMESPACE=shiftlane-gateway
 KUBECONFIG_FILE="$DIR/kubeconfig"
-COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok) # start order
+COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok podserver) # start order
+[[ "${SHIFTLANE_SKIP_CRDS:-}" == 1 ]] || COMPONENTS+=(traefik)
 BINARIES=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
 
 log() { printf '[cluster %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -76,7 +112,9 @@ die() { log "ERROR: $*"; exit 1; }
 kc() { kubectl --kubeconfig "$KUBECONFIG_FILE" "$@"; }
 
 # ---------------------------------------------------------------- build
-build() {
+build() { build_control_plane; build_traefik; }
+
+build_control_plane() {
   local missing=() b
   for b in "${BINARIES[@]}"; do [[ -x "$BIN/$b" ]] || missing+=("$b"); done
   ((${#missing[@]})) || return 0
@@ -108,6 +146,20 @@ build() {
   for b in "$tmp"/*; do mv -f "$b" "$BIN/"; done
   rmdir "$tmp"
   log "build done in $((SECONDS - start))s: $(du -sh "$BIN" | cut -f1) in $BIN"
+}
+
+build_traefik() {
+  [[ -x "$TRAEFIK" ]] && return 0
+  command -v go >/dev/null || die "go is required to build traefik (into $TRAEFIK)"
+  log "building traefik $TRAEFIK_VERSION into $TRAEFIK (up to 25 minutes on 2 busy cores with a cold Go build cache)"
+  mkdir -p "$(dirname "$TRAEFIK")"
+  local start=$SECONDS
+  # Without the version Traefik reports "dev"; CGO off as for the other binaries.
+  (cd "$MODS/traefik" && CGO_ENABLED=0 go build -trimpath -buildvcs=false \
+    -ldflags "-s -w -X github.com/traefik/traefik/v3/pkg/version.Version=$TRAEFIK_VERSION" \
+    -o "$TRAEFIK.tmp" github.com/traefik/traefik/v3/cmd/traefik) || die "building traefik failed"
+  mv -f "$TRAEFIK.tmp" "$TRAEFIK"
+  log "traefik built in $((SECONDS - start))s: $(du -sh "$TRAEFIK" | cut -f1)"
 }
 
 # ---------------------------------------------------------------- certs / kubeconfigs
@@ -155,7 +207,7 @@ gen_pki() {
     -out "$DIR/pki/ca.crt" 2>/dev/null
   gen_cert apiserver "/CN=kube-apiserver" \
     "extendedKeyUsage=serverAuth
-subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+subjectAltName=IP:127.0.0.1,IP:$KUBERNETES_SERVICE_IP,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
   gen_cert admin "/O=system:masters/CN=shiftlane-admin" "extendedKeyUsage=clientAuth"
   gen_cert controller-manager "/CN=system:kube-controller-manager" "extendedKeyUsage=clientAuth"
   gen_cert scheduler "/CN=system:kube-scheduler" "extendedKeyUsage=clientAuth"
@@ -179,15 +231,16 @@ running() { # running <pid>: exists and is not a zombie
 group_running() { ps -eo pgid=,stat= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ { f = 1 } END { exit !f }'; }
 alive() { local p; p="$(pid_of "$1")" && [[ -n "$p" ]] && running "$p"; }
 
-# start <name> <args...>: runs the binary in its own session/process group (pidfile holds the
+# run <name> <command...>: runs the command in its own session/process group (pidfile holds the
 # pgid) under a tiny bash parent that reaps it, so no zombie is left when `up` has exited.
-start() {
+run() {
   local n="$1"; shift
   log "starting $n"
   setsid bash -c 'trap "kill -TERM \$c 2>/dev/null; wait \$c; exit" TERM; "$@" & c=$!; wait $c' \
-    "shiftlane-$n" "$BIN/$n" "$@" </dev/null >>"$DIR/logs/$n.log" 2>&1 &
+    "shiftlane-$n" "$@" </dev/null >>"$DIR/logs/$n.log" 2>&1 &
   echo $! >"$DIR/pids/$n.pid"
 }
+start() { local n="$1"; shift; run "$n" "$BIN/$n" "$@"; } # start <binary name> <args...>
 
 fail_component() {
   local n="$1" why="$2"
@@ -280,19 +333,21 @@ EOF
   done
 }
 
-moddir() { # go mod download, prints the module dir (verified against the checksum database)
+moddir() { # moddir <module@version> [go.mod dir]: go mod download, prints the module dir (verified against go.sum)
   local d
-  d="$(cd "$MODS/kube" && go mod download -json "$1" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p')"
+  d="$(cd "$MODS/${2:-kube}" && go mod download -json "$1" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p')"
   [[ -n "$d" && -d "$d" ]] || die "go mod download $1 failed"
   echo "$d"
 }
 
 install_crds() {
-  local gw istio crds=()
+  local gw istio traefik crds=()
   gw="$(moddir "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION")"
   istio="$(moddir "istio.io/api@$ISTIO_API_VERSION")"
-  local files=("$gw"/config/crd/experimental/gateway.networking.*.yaml "$istio/kubernetes/customresourcedefinitions.gen.yaml")
-  log "applying CRDs: gateway-api $GATEWAY_API_VERSION (experimental channel), istio.io/api $ISTIO_API_VERSION"
+  traefik="$(moddir "github.com/traefik/traefik/v3@$TRAEFIK_VERSION" traefik)"
+  local files=("$gw"/config/crd/experimental/gateway.networking.*.yaml "$istio/kubernetes/customresourcedefinitions.gen.yaml"
+    "$traefik/docs/content/reference/dynamic-configuration/kubernetes-crd-definition-v1.yml")
+  log "applying CRDs: gateway-api $GATEWAY_API_VERSION (experimental channel), istio.io/api $ISTIO_API_VERSION, traefik $TRAEFIK_VERSION"
   local args=() f
   for f in "${files[@]}"; do args+=(-f "$f"); done
   kc apply --server-side --force-conflicts --field-manager=shiftlane-cluster "${args[@]}" >"$DIR/logs/crds.log" 2>&1 ||
@@ -302,6 +357,71 @@ install_crds() {
   kc wait --for=condition=Established --timeout=60s "${crds[@]}" >/dev/null ||
     die "CRDs did not become Established"
   log "${#crds[@]} CRDs established"
+}
+
+# ---------------------------------------------------------------- data plane
+start_podserver() {
+  [[ -x "$PYTHON" ]] || die "the pod server needs $PYTHON with the project installed (make venv), or SHIFTLANE_PYTHON"
+  run podserver "$PYTHON" "$ROOT/tests/harness/podserver.py" --kubeconfig "$KUBECONFIG_FILE" \
+    --metrics-address "127.0.0.1:$PODSERVER_PORT" --proxy-address "127.0.0.1:$PROXY_PORT"
+}
+
+gateway_manifest() {
+  cat <<EOF
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: traefik}
+spec: {controllerName: traefik.io/gateway-controller}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: shiftlane, namespace: $GATEWAY_NAMESPACE}
+spec:
+  gatewayClassName: traefik
+  listeners:
+  # Traefik binds a listener to the entryPoint with the same port.
+  - {name: web, protocol: HTTP, port: $GATEWAY_PORT, allowedRoutes: {namespaces: {from: All}}}
+EOF
+}
+
+start_traefik() {
+  local d="$DIR/traefik"
+  mkdir -p "$d"
+  kc create namespace "$GATEWAY_NAMESPACE" >/dev/null
+  kc -n "$GATEWAY_NAMESPACE" create serviceaccount traefik >/dev/null
+  kc apply -f "$MODS/traefik/rbac.yaml" >/dev/null || die "applying Traefik's RBAC failed"
+  (umask 077 && kc -n "$GATEWAY_NAMESPACE" create token traefik --duration 8760h >"$d/token") ||
+    die "requesting a token for Traefik failed"
+  # Native load balancing: Traefik sends to a Service's ClusterIP (loopback, served by the pod
+  # server), never to the pods' non-loopback IPs it would read from EndpointSlices.
+  local provider="endpoint: https://127.0.0.1:$API_PORT
+    token: $d/token
+    certAuthFilePath: $DIR/pki/ca.crt
+    nativeLBByDefault: true"
+  cat >"$d/traefik.yaml" <<EOF
+global: {checkNewVersion: false, sendAnonymousUsage: false}
+entryPoints:
+  web: {address: "127.0.0.1:$GATEWAY_PORT"}
+  traefik: {address: "127.0.0.1:$TRAEFIK_PORT"}
+ping: {}
+api: {insecure: true, dashboard: false} # the module has no built web UI
+metrics: {prometheus: {addServicesLabels: true, addRoutersLabels: true}}
+log: {level: INFO, noColor: true}
+providers:
+  kubernetesGateway:
+    $provider
+    experimentalChannel: true
+    statusAddress: {ip: 127.0.0.1}
+  kubernetesCRD:
+    $provider
+EOF
+  gateway_manifest | kc apply -f - >/dev/null || die "creating the Gateway failed"
+  # Where Traefik still picks pod IPs (a TraefikService's children ignore nativeLBByDefault), it
+  # dials them through the pod server's SOCKS5 port, which answers as that pod (an HTTP proxy would
+  # not do: Go writes the Host header, not the pod IP, into a proxied request). Go never proxies
+  # loopback addresses, so ClusterIPs and the API server are reached directly.
+  run traefik env HTTP_PROXY="socks5://127.0.0.1:$PROXY_PORT" HTTPS_PROXY="socks5://127.0.0.1:$PROXY_PORT" \
+    "$TRAEFIK" --configFile "$d/traefik.yaml"
 }
 
 # ---------------------------------------------------------------- up / down
@@ -317,9 +437,11 @@ up() {
     down
   fi
   command -v kubectl >/dev/null || die "kubectl is required"
-  build
+  build_control_plane
+  [[ " ${COMPONENTS[*]} " != *" traefik "* ]] || build_traefik
   local p
-  for p in "$ETCD_PORT" "$ETCD_PEER_PORT" "$API_PORT" "$KCM_PORT" "$SCHED_PORT" "$KWOK_PORT"; do
+  for p in "$ETCD_PORT" "$ETCD_PEER_PORT" "$API_PORT" "$KCM_PORT" "$SCHED_PORT" "$KWOK_PORT" "$GATEWAY_PORT" \
+    "$TRAEFIK_PORT" "$PODSERVER_PORT" "$PROXY_PORT"; do
     port_free "$p" || die "port 127.0.0.1:$p is already in use (override with SHIFTLANE_*_PORT)"
   done
   mkdir -p "$DIR"/{logs,pids}
@@ -339,7 +461,7 @@ up() {
     --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" --client-ca-file "$pki/ca.crt" \
     --service-account-issuer https://kubernetes.default.svc.cluster.local \
     --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
-    --service-cluster-ip-range 10.96.0.0/16 --authorization-mode Node,RBAC --allow-privileged=true \
+    --service-cluster-ip-range "$SERVICE_CIDR" --authorization-mode Node,RBAC --allow-privileged=true \
     --endpoint-reconciler-type none --profiling=false
   wait_for kube-apiserver 60 kc --request-timeout=5s get --raw /readyz
 
@@ -350,7 +472,7 @@ up() {
     --use-service-account-credentials=true \
     --service-account-private-key-file "$pki/sa.key" --root-ca-file "$pki/ca.crt" \
     --cluster-signing-cert-file "$pki/ca.crt" --cluster-signing-key-file "$pki/ca.key" \
-    --service-cluster-ip-range 10.96.0.0/16 --profiling=false \
+    --service-cluster-ip-range "$SERVICE_CIDR" --profiling=false \
     --kube-api-qps 200 --kube-api-burst 400  # the default 20 qps paces large benchmarks, not the operator
   start kube-scheduler --kubeconfig "$DIR/scheduler.kubeconfig" \
     --authentication-kubeconfig "$DIR/scheduler.kubeconfig" --authorization-kubeconfig "$DIR/scheduler.kubeconfig" \
@@ -362,13 +484,23 @@ up() {
     --node-lease-duration-seconds 40 --cidr 10.244.0.0/16 --node-ip 10.0.0.1 \
     --server-address "127.0.0.1:$KWOK_PORT"
 
+  start_podserver
   nodes_manifest | kc apply -f - >/dev/null || die "creating nodes failed"
-  [[ "${SHIFTLANE_SKIP_CRDS:-}" == 1 ]] || install_crds
+  if [[ "${SHIFTLANE_SKIP_CRDS:-}" != 1 ]]; then
+    install_crds
+    start_traefik
+  fi
 
   wait_for kube-controller-manager 60 curl -kfsS "https://127.0.0.1:$KCM_PORT/healthz"
   wait_for kube-scheduler 60 curl -kfsS "https://127.0.0.1:$SCHED_PORT/healthz"
   wait_for kwok 60 kc wait --for=condition=Ready node -l type=kwok --timeout=1s
   wait_for kube-controller-manager 60 kc -n default get serviceaccount default
+  wait_for podserver 60 curl -fsS "http://127.0.0.1:$PODSERVER_PORT/healthz"
+  if [[ " ${COMPONENTS[*]} " == *" traefik "* ]]; then
+    wait_for traefik 60 curl -fsS "http://127.0.0.1:$TRAEFIK_PORT/ping"
+    wait_for traefik 60 kc -n "$GATEWAY_NAMESPACE" wait --for=condition=Programmed gateway/shiftlane --timeout=1s
+    log "gateway: http://127.0.0.1:$GATEWAY_PORT (Gateway $GATEWAY_NAMESPACE/shiftlane); Traefik API: http://127.0.0.1:$TRAEFIK_PORT/api/rawdata"
+  fi
   local n
   for n in "${COMPONENTS[@]}"; do alive "$n" || fail_component "$n" "exited"; done
   trap - EXIT
