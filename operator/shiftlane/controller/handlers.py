@@ -122,11 +122,16 @@ async def _route_changed(namespace: str, name: str, kind: str, kwargs: dict[str,
             await _reconcile((namespace, rollout), kwargs)
 
 
+def _watch_route(group: str, version: str, plural: str, kind: str) -> None:
+    async def route_changed(namespace: str, name: str, **kwargs: Any) -> None:
+        await _route_changed(namespace, name, kind, kwargs)
+
+    kopf.on.event(group, version, plural, id=f"route-{plural}")(route_changed)
+
+
 # Route kinds the routers read; kopf leaves out those whose CRD is not installed.
-for _group, _version, _plural, _kind in ROUTE_KINDS:
-    kopf.on.event(_group, _version, _plural)(
-        lambda namespace, name, _k=_kind, **kwargs: _route_changed(namespace, name, _k, kwargs)
-    )
+for _route_kind in ROUTE_KINDS:
+    _watch_route(*_route_kind)
 
 
 def _being_deleted(meta: kopf.Meta, **_: Any) -> bool:
