@@ -237,52 +237,47 @@ def _brief(status: dict[str, Any] | None) -> str:
 # --- watching Deployments ---------------------------------------------------------------------
 
 
-class DeploymentWatch:
-    """Every change to a Rollout's Deployments, in the API server's order (one watch on the collection).
+class ListWatch:
+    """Every change to a Rollout's objects of one kind, in the API server's order (one watch on the
+    collection). `states()` replays the events into successive snapshots key -> value, so a test can
+    check an ordering that polling could miss."""
 
-    `states()` replays the events into the successive snapshots revision -> deployment_state, so a test
-    can check an ordering (old at zero before new gets replicas) that polling could miss.
-    """
+    resource = ""
 
     def __init__(self, namespace: str, rollout: str):
-        self.events: list[tuple[str, str, dict[str, Any]]] = []
+        self.events: list[tuple[str, str, Any]] = []  # type, key, value
         self._proc = subprocess.Popen(
-            ["kubectl", "-n", namespace, "get", "deployments", "-l", f"{ROLLOUT_LABEL}={rollout}",
+            ["kubectl", "-n", namespace, "get", self.resource, "-l", f"{ROLLOUT_LABEL}={rollout}",
              "--watch", "--output-watch-events", "-o", "json"],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         )
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
 
+    def entry(self, obj: dict[str, Any]) -> tuple[str, Any] | None:
+        """The key and value an object contributes to a snapshot, or None to skip it."""
+        raise NotImplementedError
+
     def _read(self) -> None:
         assert self._proc.stdout is not None
         for event in iter_json_objects(self._proc.stdout):
-            obj = event.get("object") or {}
-            revision = ((obj.get("metadata") or {}).get("labels") or {}).get(REVISION_LABEL)
-            if revision:
-                self.events.append((event.get("type", ""), revision, deployment_state(obj)))
+            entry = self.entry(event.get("object") or {})
+            if entry is not None:
+                self.events.append((event.get("type", ""), *entry))
 
-    def states(self) -> list[dict[str, dict[str, Any]]]:
-        current: dict[str, dict[str, Any]] = {}
+    def states(self) -> list[dict[str, Any]]:
+        current: dict[str, Any] = {}
         out = []
-        for kind, revision, state in list(self.events):
+        for kind, key, value in list(self.events):
             if kind == "DELETED":
-                current.pop(revision, None)
+                current.pop(key, None)
             else:
-                current[revision] = state
+                current[key] = value
             out.append(dict(current))
         return out
 
-    def values(self, revision: str, key: str = "replicas") -> list[int]:
-        """The distinct successive values of one field of one revision."""
-        out: list[int] = []
-        for _, rev, state in list(self.events):
-            if rev == revision and (not out or out[-1] != state[key]):
-                out.append(state[key])
-        return out
-
     def wait_started(self, timeout: float = 10) -> None:
-        wait_for(lambda: self.events, timeout, "the Deployment watch to deliver the initial list")
+        wait_for(lambda: self.events, timeout, f"the {self.resource} watch to deliver the initial list")
 
     def stop(self) -> None:
         self._proc.terminate()
@@ -292,8 +287,37 @@ class DeploymentWatch:
             self._proc.kill()
         self._thread.join(5)
 
-    def __enter__(self) -> DeploymentWatch:
+    def __enter__(self) -> ListWatch:
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+
+
+class DeploymentWatch(ListWatch):
+    """Revision -> deployment_state after each change of the Rollout's Deployments."""
+
+    resource = "deployments"
+
+    def entry(self, obj: dict[str, Any]) -> tuple[str, Any] | None:
+        revision = ((obj.get("metadata") or {}).get("labels") or {}).get(REVISION_LABEL)
+        return (revision, deployment_state(obj)) if revision else None
+
+    def values(self, revision: str, key: str = "replicas") -> list[int]:
+        """The distinct successive values of one field of one revision."""
+        out: list[int] = []
+        for _, rev, state in list(self.events):
+            if rev == revision and (not out or out[-1] != state[key]):
+                out.append(state[key])
+        return out
+
+
+class PodWatch(ListWatch):
+    """Pod -> (revision, terminating) after each change of the Rollout's pods."""
+
+    resource = "pods"
+
+    def entry(self, obj: dict[str, Any]) -> tuple[str, Any] | None:
+        meta = obj.get("metadata") or {}
+        revision = (meta.get("labels") or {}).get(REVISION_LABEL)
+        return (meta["name"], (revision, bool(meta.get("deletionTimestamp")))) if revision else None

@@ -5,19 +5,16 @@ terminating, and nothing of kopf's own left on a Rollout."""
 from __future__ import annotations
 
 import json
-import subprocess
-import threading
 import time
 from typing import Any
 
 import pytest
 
-from shiftlane.cli.kubectl import iter_json_objects
 from tests.e2e.helpers import (
     IMAGE_V2,
-    REVISION_LABEL,
     ROLLOUT_LABEL,
     Namespace,
+    PodWatch,
     condition,
     kubectl,
     rollout_manifest,
@@ -150,44 +147,6 @@ def test_a_malformed_update_stalls_naming_the_field_while_stable_keeps_serving(n
     assert set(ns.deployments(name)) == {stable}
     ns.wait_replicas(name, {stable: 4}, timeout=1)
     assert {svc: ns.selector(svc) for svc in ns.services(name)} == selectors
-
-
-class PodWatch:
-    """Every change to a Rollout's pods in the API server's order, replayable as successive sets."""
-
-    def __init__(self, namespace: str, rollout: str):
-        self.events: list[tuple[str, str, str, bool]] = []  # type, pod, revision, terminating
-        self._proc = subprocess.Popen(
-            ["kubectl", "-n", namespace, "get", "pods", "-l", f"{ROLLOUT_LABEL}={rollout}", "--watch", "--output-watch-events", "-o", "json"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        )
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        assert self._proc.stdout is not None
-        for event in iter_json_objects(self._proc.stdout):
-            meta = (event.get("object") or {}).get("metadata") or {}
-            revision = (meta.get("labels") or {}).get(REVISION_LABEL)
-            if revision:
-                self.events.append((event.get("type", ""), meta["name"], revision, bool(meta.get("deletionTimestamp"))))
-
-    def states(self) -> list[dict[str, tuple[str, bool]]]:
-        """Pod -> (revision, terminating), after each event."""
-        current: dict[str, tuple[str, bool]] = {}
-        out = []
-        for kind, pod, revision, terminating in list(self.events):
-            if kind == "DELETED":
-                current.pop(pod, None)
-            else:
-                current[pod] = (revision, terminating)
-            out.append(dict(current))
-        return out
-
-    def stop(self) -> None:
-        self._proc.terminate()
-        self._proc.wait(5)
-        self._thread.join(5)
 
 
 def test_recreate_starts_new_pods_only_when_no_old_pod_exists(ns: Namespace) -> None:
