@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from moto.server import ThreadedMotoServer
 
 from tests.e2e.helpers import BIN, GROUP_RESOURCE, REPO, Namespace, kubectl, wait_for
 
@@ -212,9 +213,23 @@ def write_token_kubeconfig(service_account: str, namespace: str, path: Path) -> 
 
 
 @pytest.fixture(scope="session")
-def operator(token_kubeconfig: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operator]:
+def ecr_endpoint() -> Iterator[str]:
+    """AWS is out of reach: ECR is moto in server mode on loopback, which the operator's boto3 is pointed at."""
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+ECR_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "eu-west-1"}
+
+
+@pytest.fixture(scope="session")
+def operator(token_kubeconfig: str, ecr_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operator]:
     log_dir = Path(os.environ.get("SHIFTLANE_E2E_LOG_DIR") or tmp_path_factory.mktemp("operator-log"))
-    op = Operator(token_kubeconfig, log_dir / "operator.log")
+    env = {"AWS_ENDPOINT_URL": ecr_endpoint, **ECR_CREDENTIALS}
+    op = Operator(token_kubeconfig, log_dir / "operator.log", extra_env=env)
     _OPERATORS.append(op)
     op.start()
     yield op

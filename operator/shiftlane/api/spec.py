@@ -520,6 +520,8 @@ class RolloutSpec(Model):
     # After an abort, traffic is back on stable first; the new revision's pods go this much later.
     abort_scale_down_delay_seconds: Annotated[int, Field(ge=0)] = 30
     paused: bool = False
+    # Registry checks before a revision gets pods (tag to digest, scan gate, denied tags); unset: none.
+    image_policy: ImagePolicy | None = None
     strategy: Strategy
 
 
@@ -540,6 +542,12 @@ ROLLOUT_RULES = [
         ".metadata.name",
     ),
 ]
+
+
+# imagePolicy's models build on Model and Duration above, so they are imported once those exist.
+from shiftlane.api.image_policy import ImagePolicy  # noqa: E402
+
+RolloutSpec.model_rebuild()
 
 
 def parse_spec(raw: dict[str, Any]) -> RolloutSpec:

@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import kopf
 
 from shiftlane.api.crd import GROUP, PLURAL, VERSION
@@ -22,6 +23,9 @@ from shiftlane.kube.labels import REVISION_LABEL, ROLLOUT_LABEL, SERVICE_SUFFIXE
 from shiftlane.kube.revisions import RevisionWriter, slim_deployment
 from shiftlane.kube.rollouts import StatusWriter, slim_rollout
 from shiftlane.kube.services import ServiceView, ServiceWriter, slim_service
+from shiftlane.registry.ecr import Ecr
+from shiftlane.registry.gate import ImageGatekeeper
+from shiftlane.registry.oci import OciRegistry
 from shiftlane.traffic import ROUTE_KINDS, names_route
 
 
@@ -65,7 +69,9 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     # be most of the 0.2 s step budget, and reconciles are level-triggered anyway.
     settings.batching.batch_window = 0.01
     api = await api_client()
-    state.reconciler = Reconciler(RevisionWriter(api), ServiceWriter(api), StatusWriter(api), _emit, routes=api)
+    # Registry clients: ECR through boto3's default credential chain, other registries over OCI's API.
+    images = ImageGatekeeper(Ecr(), OciRegistry(aiohttp.ClientSession()))
+    state.reconciler = Reconciler(RevisionWriter(api), ServiceWriter(api), StatusWriter(api), _emit, routes=api, images=images)
 
 
 @kopf.index(GROUP, VERSION, PLURAL)

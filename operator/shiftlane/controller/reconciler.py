@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from datetime import datetime, timezone
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
@@ -14,15 +15,18 @@ from pydantic import ValidationError
 
 from shiftlane import metrics
 from shiftlane.api.revision import revision_of
+from shiftlane.api.image_policy import ImagePolicy
 from shiftlane.api.spec import RolloutSpec
 from shiftlane.api.status import RolloutStatus
 from shiftlane.engine.interpret import interpret
-from shiftlane.engine.model import Decision, Event, Observation, Verdict
+from shiftlane.engine.model import Decision, Event, ImageGate, Observation, Verdict
 from shiftlane.kube.client import api_message, namespace_terminating, refused
 from shiftlane.kube.labels import SERVICE_SUFFIXES, REVISION_LABEL, resource_version, revision_name, service_name
 from shiftlane.kube.revisions import RevisionWriter, observe_revision, revision_manifest
 from shiftlane.kube.rollouts import StatusWriter, status_document
 from shiftlane.kube.services import ServiceView, ServiceWriter, differs, service_manifest, service_ports
+from shiftlane.registry.gate import ImageGatekeeper, ImageVerdict
+from shiftlane.registry.pinning import pinned_template
 from shiftlane.traffic import ROUTERS, router_for
 from shiftlane.traffic.router import Router, RouterError
 
@@ -73,6 +77,22 @@ class TemplateCheck:
 
 
 @dataclass(frozen=True)
+class ImageJudgement:
+    """The registry's verdict on one revision's images, asked once per rollout: again when the spec
+    changes (say, an allow-list edit) or, while a scan runs, after the wait it names."""
+
+    revision: str
+    generation: int
+    verdict: ImageVerdict
+    since: float  # when the check of this revision began: bounds the wait for a running scan
+    recheck_at: float | None
+
+    def answers(self, revision: str, generation: int, now: float) -> bool:
+        fresh = self.recheck_at is None or now < self.recheck_at
+        return self.revision == revision and self.generation == generation and fresh
+
+
+@dataclass(frozen=True)
 class Backoff:
     delay: float
     retry_at: float
@@ -107,12 +127,15 @@ class Reconciler:
     emit: EventSink
     # The client the traffic routers read and patch route objects with; None drives no router.
     routes: client.ApiClient | None = None
+    # Registry checks for Rollouts with spec.imagePolicy; None checks nothing.
+    images: ImageGatekeeper | None = None
     clock: Callable[[], float] = time.time
     _locks: dict[Key, asyncio.Lock] = field(default_factory=dict)
     _fresh: dict[Key, dict[str, Any]] = field(default_factory=dict)
     _written: dict[Key, Written] = field(default_factory=dict)
     _templates: dict[Key, TemplateCheck] = field(default_factory=dict)
     _backoffs: dict[Key, Backoff] = field(default_factory=dict)
+    _images: dict[Key, ImageJudgement] = field(default_factory=dict)
     _timers: dict[Key, asyncio.TimerHandle] = field(default_factory=dict)
 
     def latest(self, key: Key, indexed: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -150,7 +173,7 @@ class Reconciler:
                 metrics.RECONCILE_DURATION.observe(time.perf_counter() - started)
 
     def forget(self, key: Key) -> None:
-        for state in (self._fresh, self._locks, self._written, self._templates, self._backoffs):
+        for state in (self._fresh, self._locks, self._written, self._templates, self._backoffs, self._images):
             state.pop(key, None)
         timer = self._timers.pop(key, None)
         if timer:
@@ -169,7 +192,7 @@ class Reconciler:
             await self._write_invalid(rollout, str(error))
             return
         now = self.clock()
-        observation, services = await self._observe(key, rollout, spec, status, children)
+        observation, services = await self._observe(key, rollout, spec, status, children, now)
         backoff = self._backoffs.get(key)
         if backoff is not None and backoff.holds(now, observation.generation):
             # Between retries nothing is written to the cluster; a refusal stays visible in status.
@@ -197,7 +220,7 @@ class Reconciler:
         self._schedule(key, decision.requeue_after, wake)
 
     async def _observe(
-        self, key: Key, rollout: dict[str, Any], spec: RolloutSpec, status: RolloutStatus, children: Children
+        self, key: Key, rollout: dict[str, Any], spec: RolloutSpec, status: RolloutStatus, children: Children, now: float
     ) -> tuple[Observation, dict[str, ServiceView]]:
         namespace, name = key
         written = self._written.setdefault(key, Written())
@@ -219,6 +242,9 @@ class Reconciler:
                 if error.status != 409:
                     raise
                 conflicts.append(f"Deployment {namespace}/{revision_name(name, template_revision)}")
+        image_check = None
+        if template_revision not in revisions and spec.image_policy is not None and self.images is not None:
+            image_check = (await self._image_verdict(key, rollout, spec.image_policy, template_revision, now)).check
         router = self._router(key, spec)
         router_state = None
         if router is not None:
@@ -237,11 +263,31 @@ class Reconciler:
             },
             conflicts=tuple(conflicts),
             template_error=template_error,
+            image_check=image_check,
             # No analysis provider is wired in yet: an analysis step pauses as inconclusive so a
             # person decides (promote or abort); the analysis issue supplies real verdicts.
             unknown_analysis=Verdict.INCONCLUSIVE,
         )
         return observation, services
+
+    async def _image_verdict(self, key: Key, rollout: dict[str, Any], policy: ImagePolicy, revision: str, now: float) -> ImageVerdict:
+        generation = rollout["metadata"].get("generation", 0)
+        judged = self._images.get(key)
+        if judged is not None and judged.answers(revision, generation, now):
+            return judged.verdict
+        since = judged.since if judged is not None and judged.revision == revision else now
+        verdict = await self.images.judge(rollout["spec"]["template"], policy, now=_utc(now), since=_utc(since))
+        waiting = verdict.check.gate is ImageGate.WAITING
+        recheck = now + (verdict.check.retry_after or RETRY_SECONDS) if waiting else None
+        self._images[key] = ImageJudgement(revision, generation, verdict, since, recheck)
+        return verdict
+
+    def _pins(self, key: Key, revision: str) -> dict[str, str]:
+        """The images a new revision's containers are pinned to (by digest), when its check allowed it."""
+        judged = self._images.get(key)
+        if judged is None or judged.revision != revision or judged.verdict.check.gate is not ImageGate.ALLOWED:
+            return {}
+        return judged.verdict.pins
 
     def _router(self, key: Key, spec: RolloutSpec) -> Router | None:
         routing = spec.strategy.traffic_routing
@@ -284,6 +330,8 @@ class Reconciler:
             if current is None:
                 if revision == observation.template_revision and observation.template_error is None:
                     manifest = revision_manifest(rollout, revision, _next_number(observation.revisions), replicas)
+                    if pins := self._pins(key, revision):  # the revision's name stays the hash of the spec's template
+                        manifest["spec"]["template"] = pinned_template(manifest["spec"]["template"], pins)
                     written.deployments[revision] = await self.revisions.create(manifest)
             elif current.spec_replicas != replicas:
                 written.deployments[revision] = await self.revisions.scale(namespace, revision_name(name, revision), replicas)
@@ -331,6 +379,10 @@ class Reconciler:
             timer.cancel()
         if delay is not None:
             self._timers[key] = asyncio.get_running_loop().call_later(max(delay, 0.0) + 0.05, wake, key)
+
+
+def _utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, tz=timezone.utc)
 
 
 def _next_number(revisions: Mapping[str, Any]) -> int:
