@@ -552,3 +552,10 @@ def test_dockerfile_runtime_contract() -> None:
     # The build needs these; they must not be ignored.
     for needed in ("pyproject.toml", "README.md", "operator"):
         assert needed not in ignored
+
+
+def test_ecr_region_and_endpoint_reach_the_operator(helm: str, tmp_path: Path) -> None:
+    assert not {"AWS_REGION", "AWS_ENDPOINT_URL_ECR"} & set(env_of(operator_container(render(helm, tmp_path))))
+    docs = render(helm, tmp_path, {"ecr": {"region": "eu-west-1", "endpointUrl": "http://127.0.0.1:5000"}})
+    env = env_of(operator_container(docs))
+    assert env["AWS_REGION"] == "eu-west-1" and env["AWS_ENDPOINT_URL_ECR"] == "http://127.0.0.1:5000"
