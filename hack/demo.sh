@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
-# `make demo`: the local control plane, the operator, and a canary Rollout changing image step by step.
-# The cluster is torn down at the end unless DEMO_KEEP=1.
+# `make demo`: the local control plane, the operator, and a canary Rollout changing image step by step,
+# its weights set on an HTTPRoute of the local Gateway, with real requests showing the live split.
+# The cluster is torn down at the end unless DEMO_KEEP=1. Every SHIFTLANE_* variable of hack/cluster.sh
+# applies (another state dir and ports run a second cluster beside the default one); the operator's
+# own ports: SHIFTLANE_DEMO_METRICS_PORT (18080), SHIFTLANE_DEMO_HEALTH_PORT (18081).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
 NS=demo
 LOG=$(mktemp -t shiftlane-operator.XXXX.log)
+METRICS_PORT=${SHIFTLANE_DEMO_METRICS_PORT:-18080}
+HEALTH_PORT=${SHIFTLANE_DEMO_HEALTH_PORT:-18081}
+GATEWAY=127.0.0.1:${SHIFTLANE_GATEWAY_PORT:-20080}
+HOST=checkout.demo.test  # the HTTPRoute's hostname in examples/canary.yaml
+REQUESTS=200             # per printed line
 
 bash hack/cluster.sh up
 export KUBECONFIG=${SHIFTLANE_CLUSTER_DIR:-/tmp/shiftlane-cluster}/kubeconfig
@@ -18,10 +26,13 @@ trap cleanup EXIT
 
 kubectl apply --server-side --force-conflicts -f crds/rollouts.shiftlane.io.yaml >/dev/null
 kubectl wait --for=condition=Established crd/rollouts.shiftlane.io --timeout=30s >/dev/null
-shiftlane run --metrics-port 18080 --health-port 18081 >"$LOG" 2>&1 &
+shiftlane run --metrics-port "$METRICS_PORT" --health-port "$HEALTH_PORT" >"$LOG" 2>&1 &
 OPERATOR=$!
-until curl -sf localhost:18081/healthz >/dev/null; do sleep 0.2; done
-echo "operator running (log: $LOG, metrics: http://localhost:18080/metrics)"
+until curl -sf "127.0.0.1:$HEALTH_PORT/healthz" >/dev/null; do
+  kill -0 "$OPERATOR" 2>/dev/null || { tail -20 "$LOG"; exit 1; }
+  sleep 0.2
+done
+echo "operator running (log: $LOG, metrics: http://127.0.0.1:$METRICS_PORT/metrics)"
 
 kubectl create namespace "$NS" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 kubectl delete rollout.shiftlane.io checkout -n "$NS" --ignore-not-found >/dev/null
@@ -30,31 +41,63 @@ shiftlane plan examples/canary.yaml
 kubectl apply -n "$NS" -f examples/canary.yaml
 kubectl wait -n "$NS" --for=condition=Ready rollout.shiftlane.io/checkout --timeout=60s
 
-# Print one line whenever the Rollout or its revisions change.
+# $REQUESTS requests through the Gateway (loopback only), one keep-alive connection; prints the share
+# of successful answers by the revision that answered (named stable / canary when it is $1 / $2).
+live_split() {
+  curl -s --max-time 30 -H "Host: $HOST" -w '\ncode=%{http_code}\n' "http://$GATEWAY/[1-$REQUESTS]" 2>/dev/null |
+    awk -v stable="${1:-}" -v canary="${2:-}" -v n="$REQUESTS" '
+      match($0, /"revision": *"[^"]*"/) { rev = substr($0, RSTART, RLENGTH); sub(/^"revision": *"/, "", rev); sub(/"$/, "", rev) }
+      /^code=/ { answered++; if ($0 ~ /^code=2/ && rev != "") hits[rev]++; else failed++; rev = "" }
+      END {
+        failed += n - answered  # curl gave up (timeout): the rest never ran
+        out = ""
+        if (stable in hits) { out = out sprintf(" stable %3d%%", 100 * hits[stable] / n); delete hits[stable] }
+        if (canary in hits) { out = out sprintf(" canary %3d%%", 100 * hits[canary] / n); delete hits[canary] }
+        for (rev in hits) out = out sprintf(" %s %3d%%", rev, 100 * hits[rev] / n)
+        if (failed) out = out sprintf(" failed %d", failed)
+        print "live" out
+      }'
+}
+
+# One line, with the live split, whenever the Rollout or its revisions change, and every 3 s meanwhile
+# (the Gateway takes a moment to program a new weight).
 follow() {
-  local until_phase=$1 last="" line
+  local until_phase=$1 last="" printed=0 phase step weight stable canary message pods state
   for _ in $(seq 1 600); do
-    line=$(kubectl get rollout.shiftlane.io checkout -n "$NS" -o jsonpath='{.status.phase} step={.status.currentStepIndex} weight={.status.canaryWeight}% stable={.status.stableRevision} canary={.status.canaryRevision} | {.status.message}')
-    pods=$(kubectl get deploy -n "$NS" -l shiftlane.io/rollout=checkout -o jsonpath='{range .items[*]}{.metadata.labels.shiftlane\.io/revision}={.status.readyReplicas}/{.spec.replicas} {end}')
-    if [ "$line $pods" != "$last" ]; then
-      printf '%s  %-70s  pods: %s\n' "$(date +%T)" "$line" "$pods"
-      last="$line $pods"
+    IFS='|' read -r phase step weight stable canary message < <(kubectl get rollout.shiftlane.io checkout -n "$NS" \
+      -o jsonpath='{.status.phase}|{.status.currentStepIndex}|{.status.canaryWeight}|{.status.stableRevision}|{.status.canaryRevision}|{.status.message}{"\n"}')
+    pods=$(kubectl get deploy -n "$NS" -l shiftlane.io/rollout=checkout -o jsonpath='{range .items[*]}{.metadata.labels.shiftlane\.io/revision}={.status.readyReplicas}/{.spec.replicas} {end}' | sed 's|=/|=0/|g')
+    state="$phase $step $weight $pods"
+    if [ "$state" != "$last" ] || ((SECONDS - printed >= 3)); then
+      printf '%s  %-11s step %-2s weight %3s%%  %-31s  %-26s  %s\n' "$(date +%T)" "$phase" "${step:--}" "$weight" \
+        "$pods" "$(live_split "$stable" "$canary")" "$message"
+      last=$state printed=$SECONDS
     fi
-    case "$line" in "$until_phase"*) return 0 ;; esac
+    case "$phase step=$step" in "$until_phase"*) return 0 ;; esac
     sleep 0.3
   done
   return 1
 }
 
+echo; echo "== $REQUESTS requests through the Gateway http://$GATEWAY (Host: $HOST) per line; stable is 1.4.2"
+for _ in $(seq 1 60); do
+  case "$(live_split)" in *failed*) sleep 0.5 ;; *) break ;; esac  # until Traefik has programmed the route
+done
+follow "Healthy"
 echo; echo "== changing the image to 1.4.3"
 kubectl shiftlane set image checkout app=123456789012.dkr.ecr.eu-west-1.amazonaws.com/checkout:1.4.3 -n "$NS"
 sleep 1
-follow "Paused step=5"
+follow "Paused step=5"  # the manual pause (see the plan above)
 echo; echo "== kubectl shiftlane get checkout"
 kubectl shiftlane get checkout -n "$NS"
 echo; echo "== kubectl shiftlane promote checkout"
 kubectl shiftlane promote checkout -n "$NS"
 follow "Healthy"
 echo; kubectl get rollouts.shiftlane.io -n "$NS"
+echo; echo "== the HTTPRoute's backendRefs"
+kubectl get httproute checkout -n "$NS" -o jsonpath='{range .spec.rules[*].backendRefs[*]}{.name}: weight {.weight}{"\n"}{end}'
+echo; echo "== router writes (shiftlane_router_updates_total)"
+curl -s "127.0.0.1:$METRICS_PORT/metrics" | grep '^shiftlane_router_updates_total' || true
 echo; echo "== events"
-kubectl get events -n "$NS" --field-selector involvedObject.kind=Rollout --sort-by=.lastTimestamp -o custom-columns=REASON:.reason,MESSAGE:.message
+RID=$(kubectl get rollout.shiftlane.io checkout -n "$NS" -o jsonpath='{.metadata.uid}')  # not an earlier run's
+kubectl get events -n "$NS" --field-selector "involvedObject.kind=Rollout,involvedObject.uid=$RID" --sort-by=.lastTimestamp -o custom-columns=REASON:.reason,MESSAGE:.message

@@ -20,6 +20,11 @@ ROLLOUT_DURATION = Histogram(
 ROLLOUTS_TOTAL = Counter("shiftlane_rollouts_total", "Rollouts ended, by strategy and result", ["strategy", "result"])
 RECONCILE_DURATION = Histogram("shiftlane_reconcile_duration_seconds", "Time of one reconcile")
 RECONCILE_ERRORS = Counter("shiftlane_reconcile_errors_total", "Reconciles that raised", ["reason"])
+ROUTER_UPDATES = Counter(
+    "shiftlane_router_updates_total",
+    "Router object writes by outcome: written, unchanged, conflict_retried, refused, missing",
+    ["router", "outcome"],
+)
 
 _ENDINGS = {"RolloutCompleted": "completed", "RolloutAborted": "aborted", "RolloutSuperseded": "superseded"}
 

@@ -39,3 +39,19 @@ def test_metrics_follow_a_rollout(ns: Namespace, operator: Operator) -> None:
     assert now[("shiftlane_rollout_step", frozenset(labels.items()))] == -1
     assert now[("shiftlane_rollout_traffic_weight", frozenset({**labels, "role": "stable"}.items()))] == 100
     assert now[("shiftlane_reconcile_duration_seconds_count", frozenset())] > 0
+
+
+def test_router_writes_are_counted(ns: Namespace, operator: Operator) -> None:
+    strategy = {"canary": {"steps": [{"setWeight": 25}, {"pause": {}}], "trafficRouting": {"gatewayAPI": {"httpRoute": "web"}}}}
+    ns.apply({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute", "metadata": {"name": "web"},
+        "spec": {"parentRefs": [{"name": "gateway"}], "rules": [{"backendRefs": [
+            {"name": "routed-stable", "port": 8080}, {"name": "routed-canary", "port": 8080, "weight": 0}]}]},
+    })
+    ns.apply(rollout_manifest("routed", strategy, replicas=2))
+    ns.wait_phase("routed", "Healthy", 30)
+    written = ("shiftlane_router_updates_total", frozenset({"router": "gatewayAPI", "outcome": "written"}.items()))
+    before = samples(operator).get(written, 0)
+    ns.set_image("routed", IMAGE_V2)
+    ns.wait_phase("routed", "Paused", 30)
+    assert samples(operator).get(written, 0) > before  # the 25% step, patched into the route

@@ -195,6 +195,44 @@ def test_hand_written_status_with_weights_mirror_header_and_pending_command() ->
     assert marks(text)[2] == CURRENT
 
 
+ROUTED = manifest({"abTesting": {"match": [{"headers": [{"name": "x-beta", "exact": "1"}]}], "trafficRouting": GATEWAY}})
+
+
+def test_router_objects_and_what_they_hold_are_shown() -> None:
+    status = {
+        "phase": "Progressing", "strategy": "abTesting", "stableRevision": "aaa111", "canaryRevision": "bbb222",
+        "canaryWeight": 30, "stableWeight": 70,
+        "router": {"name": "gatewayAPI", "objects": ["HTTPRoute shop/web", "GRPCRoute shop/web-grpc"],
+                   "canaryWeight": 20, "headerRoute": True, "mirrorPercent": 5},
+    }
+    lines = render_rollout(rollout_object(ROUTED, status)).splitlines()
+    at = lines.index("Router:      gatewayAPI, read back: canary 20%, header route active, mirror 5%")
+    assert lines[at + 1 : at + 3] == ["  HTTPRoute shop/web", "  GRPCRoute shop/web-grpc"]
+    # The decided weights stay on their own line: a route that lags the decision is visible as such.
+    assert "Traffic:     stable 70% / canary 30%" in lines
+
+    status["router"] = {"name": "gatewayAPI", "objects": ["HTTPRoute shop/web"]}
+    text = render_rollout(rollout_object(ROUTED, status))
+    assert "Router:      gatewayAPI, read back: canary 0%, no header route, no mirror" in text
+
+
+def test_a_rollout_without_router_or_digests_shows_neither() -> None:
+    text = render_rollout(rollout_object(manifest({"recreate": {}}), {"phase": "Healthy", "stableRevision": "aaa111"}))
+    assert "Router:" not in text and "Image digests:" not in text
+
+
+def test_image_digests_of_the_new_revision_are_shown() -> None:
+    digest = "sha256:" + "ab" * 32
+    status = {"phase": "Progressing", "stableRevision": "aaa111", "canaryRevision": "bbb222",
+              "images": [{"container": "web", "tag": "1.4.3", "digest": digest},
+                         {"container": "sidecar", "digest": "sha256:" + "cd" * 32}]}
+    lines = render_rollout(rollout_object(ROUTED, status)).splitlines()
+    at = lines.index("Image digests:")
+    assert [row.split() for row in lines[at + 1 : at + 4]] == [
+        ["CONTAINER", "TAG", "DIGEST"], ["web", "1.4.3", digest], ["sidecar", "-", "sha256:" + "cd" * 32],
+    ]
+
+
 def test_rollout_with_invalid_spec_still_renders_status() -> None:
     spec = manifest({"canary": {"steps": [{"setWeight": 500}]}})
     text = render_rollout(rollout_object(spec, {"phase": "Degraded", "message": "bad"}))

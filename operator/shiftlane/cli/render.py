@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from shiftlane.api.spec import RolloutSpec
-from shiftlane.api.status import RolloutStatus
+from shiftlane.api.status import RolloutStatus, RouterStatus
 from shiftlane.engine.plan import CompileError, compile_plan
 from shiftlane.engine.steps import Plan, TrafficMode
 
@@ -142,6 +142,18 @@ def _traffic(status: RolloutStatus) -> str:
     return text
 
 
+def _router(router: RouterStatus) -> list[str]:
+    """What the router's objects held when last read back, which may lag the Traffic line (the weights decided)."""
+    held = [
+        f"canary {router.canary_weight}%",
+        "header route active" if router.header_route else "no header route",
+        f"mirror {router.mirror_percent}%" if router.mirror_percent else "no mirror",
+    ]
+    lines = [f"Router:      {router.name}, read back: {', '.join(held)}"]
+    lines += [f"  {obj}" for obj in router.objects]
+    return lines
+
+
 def render_rollout(rollout: dict[str, Any], routers: Set[str] | None = None) -> str:
     meta = rollout.get("metadata") or {}
     name = meta.get("name", "?")
@@ -184,6 +196,8 @@ def render_rollout(rollout: dict[str, Any], routers: Set[str] | None = None) -> 
         + (f", {spec.replicas} desired" if spec is not None else ""),
         f"Traffic:     {_traffic(status)}",
     ]
+    if status.router is not None:
+        lines += _router(status.router)
     if status.paused_by_user:
         lines.append("Paused:      by user (kubectl shiftlane resume)")
     if status.command is not None and status.command.id != status.handled_command_id:
@@ -200,6 +214,11 @@ def render_rollout(rollout: dict[str, Any], routers: Set[str] | None = None) -> 
                 else ""
             )
             rows.append([rev.name, role or "-", str(rev.replicas), str(rev.ready_replicas), f"{rev.weight}%"])
+        lines += _table(rows)
+
+    if status.images:
+        lines.append("Image digests:")
+        rows = [["CONTAINER", "TAG", "DIGEST"]] + [[i.container, i.tag or "-", i.digest] for i in status.images]
         lines += _table(rows)
 
     if status.conditions:

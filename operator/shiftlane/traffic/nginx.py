@@ -17,7 +17,7 @@ from shiftlane.engine.model import RouterState, Traffic
 from shiftlane.kube.labels import FIELD_MANAGER, ROLLOUT_LABEL, owner_reference
 from shiftlane.traffic.alb import backend_service, ingress_ref
 from shiftlane.traffic.matches import value_regex
-from shiftlane.traffic.router import Backends, ObjectRef, RouterError, Wanted, edited, fetch, missing, wanted
+from shiftlane.traffic.router import Backends, ObjectRef, RouterError, Wanted, count, edited, fetch, missing, wanted
 
 APPLY = "application/apply-patch+yaml"
 # The suffixes of ingress-nginx's canary annotations Shiftlane owns on the generated Ingress.
@@ -126,11 +126,20 @@ class NginxRouter:
     async def apply(self, api: client.ApiClient, rollout: dict[str, Any], stable: str, canary: str | None, traffic: Traffic) -> None:
         current = {ref: await fetch(api, ref) for ref in self.objects()}
         manifest = self.translate(current, wanted(stable, canary, traffic), rollout).get(self.canary)
-        if manifest is None or self._holds(current[self.canary], manifest):
+        if manifest is None:
+            count(self.kind, "missing")  # the user's Ingress: there is nothing to copy the paths from
             return
-        await client.NetworkingV1Api(api).patch_namespaced_ingress(
-            self.canary.name, self.canary.namespace, manifest, field_manager=FIELD_MANAGER, force=True, _content_type=APPLY
-        )
+        if self._holds(current[self.canary], manifest):
+            count(self.kind, "unchanged")
+            return
+        try:
+            await client.NetworkingV1Api(api).patch_namespaced_ingress(
+                self.canary.name, self.canary.namespace, manifest, field_manager=FIELD_MANAGER, force=True, _content_type=APPLY
+            )
+        except client.ApiException:
+            count(self.kind, "refused")
+            raise
+        count(self.kind, "written")
 
 
 def nginx_router(routing: NginxRouting, namespace: str, rollout: str) -> NginxRouter:

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from kubernetes_asyncio import client
 
+from shiftlane import metrics
 from shiftlane.api.spec import RequestMatch
 from shiftlane.engine.model import RouterState, Traffic
 from shiftlane.kube.labels import service_name
@@ -215,31 +216,42 @@ async def fetch(api: client.ApiClient, ref: ObjectRef) -> dict[str, Any] | None:
         raise
 
 
-async def patch_managed(api: client.ApiClient, managed: Managed, want: Wanted) -> None:
+def count(router: str, outcome: str) -> None:
+    """One write decision on a router's object (shiftlane_router_updates_total)."""
+    metrics.ROUTER_UPDATES.labels(router, outcome).inc()
+
+
+async def patch_managed(api: client.ApiClient, router: str, managed: Managed, want: Wanted) -> None:
     """Write the managed paths of one object when they differ; a missing object is left to observe."""
     ref = managed.ref
     objects = client.CustomObjectsApi(api)
     current = await fetch(api, ref)
     for attempt in range(ATTEMPTS):
         if current is None:
+            count(router, "missing")
             return
         ops = patch_ops(current, edit(managed, current, want), managed.paths)
         if not ops:
+            count(router, "unchanged")
             return  # no redundant writes
         try:
             await objects.patch_namespaced_custom_object(
                 ref.group, ref.version, ref.namespace, ref.plural, ref.name, ops, _content_type=JSON_PATCH
             )
+            count(router, "written")
             return
         except client.ApiException as error:
             # A failed `test` op is a bare 422 "Invalid", like a schema error: it is stale when the
             # object has changed since the read, and then worth another attempt from the new one.
             if error.status not in (409, 422) or attempt == ATTEMPTS - 1:
+                count(router, "refused")
                 raise
             read_version = current["metadata"]["resourceVersion"]
             current = await fetch(api, ref)
             if current is not None and current["metadata"]["resourceVersion"] == read_version:
+                count(router, "refused")
                 raise
+            count(router, "conflict_retried")
 
 
 @dataclass(frozen=True)
@@ -265,4 +277,4 @@ class PatchRouter:
     async def apply(self, api: client.ApiClient, rollout: dict[str, Any], stable: str, canary: str | None, traffic: Traffic) -> None:
         want = wanted(stable, canary, traffic)
         for m in self.managed:
-            await patch_managed(api, m, want)
+            await patch_managed(api, self.kind, m, want)
