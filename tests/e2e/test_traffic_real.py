@@ -17,7 +17,7 @@ import pytest
 
 from tests.e2e.helpers import IMAGE_V2, Namespace, rollout_manifest, wait_for
 from tests.harness.traffic import (
-    GATEWAY, Reply, binomial_slack, by_revision, send, served_by_revision, statuses, until_routed,
+    GATEWAY, Reply, binomial_slack, by_revision, send, served_by_revision, statuses, traefik_service, until_routed,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
@@ -107,3 +107,135 @@ def test_canary_on_an_httproute_splits_real_requests_at_each_step(ns: Namespace)
     replies = send(N, host)
     assert by_revision(replies) == {new: N}, statuses(replies)
     print(f"canary share measured: {measured}")
+
+
+def test_ab_test_sends_exactly_the_requests_with_the_header_to_the_canary(ns: Namespace) -> None:
+    name = "ab"
+    beta = {"x-canary": "yes"}
+    strategy = {"abTesting": {"match": [{"headers": [{"name": "x-canary", "exact": "yes"}]}],
+                              "trafficRouting": {"gatewayAPI": {"httpRoute": name}}}}
+    old = healthy_on_v1(ns, name, strategy, http_route(ns, name, {"name": f"{name}-stable", "port": PORT}))
+    host = host_of(ns, name)
+
+    new = start_v2(ns, name, old)
+    until_routed(host, lambda replies: by_revision(replies) == {new: len(replies)}, headers=beta)
+    with_header, without, other_value = send(N, host, headers=beta), send(N, host), send(N, host, headers={"x-canary": "no"})
+    assert by_revision(with_header) == {new: N}, statuses(with_header)
+    assert by_revision(without) == {old: N}, statuses(without)
+    assert by_revision(other_value) == {old: N}, statuses(other_value)
+
+    ns.plugin("promote", name)
+    ns.wait_phase(name, "Healthy", 60, stableRevision=new)
+    until_routed(host, lambda replies: by_revision(replies) == {new: len(replies)})
+    for headers in (beta, None):
+        replies = send(N, host, headers=headers)
+        assert by_revision(replies) == {new: N}, (headers, statuses(replies))
+
+
+def settled(namespace: str, revision: str, before: Counter) -> int:
+    """Requests the revision's pods answered since `before`, once the count stops moving: a mirror
+    is sent next to the main request and may land a moment after the client's answer."""
+    last, deadline = -1, time.monotonic() + 10
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = served_by_revision(namespace)[revision] - before[revision]
+        if now == last:
+            return now
+        last = now
+    return last
+
+
+@pytest.mark.parametrize("end", ["promote", "abort"])
+def test_shadow_through_a_traefikservice_mirrors_to_the_canary_and_only_stable_answers(ns: Namespace, end: str) -> None:
+    name = "shadow"
+    percent = 40
+    service = {"apiVersion": "traefik.io/v1alpha1", "kind": "TraefikService", "metadata": {"name": name},
+               "spec": {"weighted": {"services": [{"name": f"{name}-stable", "port": PORT}]}}}
+    route = http_route(ns, name, {"group": "traefik.io", "kind": "TraefikService", "name": name})
+    strategy = {"shadow": {"mirrorPercent": percent, "trafficRouting": {"traefik": {"traefikService": name}}}}
+    old = healthy_on_v1(ns, name, strategy, route, service)
+    host = host_of(ns, name)
+
+    new = start_v2(ns, name, old)
+    mirroring = ns.json("get", "traefikservice", name)["spec"]["mirroring"]
+    assert mirroring["name"] == f"{name}-stable" and mirroring["mirrors"] == [{"name": f"{name}-canary", "port": PORT, "percent": percent}]
+    wait_for(lambda: "mirroring" in (traefik_service(ns.name, name) or {}), 20, "Traefik to run the mirror")
+    before = served_by_revision(ns.name)
+    replies = send(N, host)
+    mirrored = settled(ns.name, new, before)
+    assert by_revision(replies) == {old: N}, f"a mirrored request answered a client: {statuses(replies)}"
+    assert served_by_revision(ns.name)[old] - before[old] == N
+    p = percent / 100
+    assert abs(mirrored - p * N) <= binomial_slack(N, p), mirrored
+
+    ns.plugin(end, name)
+    stable = new if end == "promote" else old
+    ns.wait_phase(name, "Healthy" if end == "promote" else "Aborted", 60, stableRevision=stable)
+    wait_for(lambda: "mirroring" not in ns.json("get", "traefikservice", name)["spec"], 20, "the mirror to be removed")
+    wait_for(lambda: "weighted" in (traefik_service(ns.name, name) or {}), 20, "Traefik to stop mirroring")
+    until_routed(host, lambda replies: by_revision(replies) == {stable: len(replies)})
+    # No mirror left: the pods answer exactly the requests sent, whatever `<name>-canary` selects now.
+    before = served_by_revision(ns.name)
+    replies = send(N, host)
+    assert by_revision(replies) == {stable: N}, statuses(replies)
+    assert settled(ns.name, stable, before) == N
+    assert sum(served_by_revision(ns.name).values()) - sum(before.values()) == N
+
+
+class Traffic(threading.Thread):
+    """Requests sent in batches of 20 until stopped (at most 60 s, about 1,000 a second at most), each
+    batch stamped with when it ended."""
+
+    def __init__(self, host: str):
+        super().__init__(daemon=True)
+        self.host = host
+        self.batches: list[tuple[float, list[Reply]]] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        deadline = time.monotonic() + 60
+        while not self.stop.is_set() and time.monotonic() < deadline:
+            replies = send(20, self.host, concurrency=4)
+            self.batches.append((time.monotonic(), replies))
+            time.sleep(0.02)  # the machine is shared: a steady stream, not a flood
+
+    def replies(self) -> list[Reply]:
+        return [r for _, batch in self.batches for r in batch]
+
+
+def test_abort_mid_canary_returns_all_requests_to_stable_without_failing_one(ns: Namespace) -> None:
+    name = "abort"
+    steps = [{"setWeight": 50}, {"pause": {}}]
+    old = healthy_on_v1(ns, name, {"canary": {"steps": steps, "trafficRouting": {"gatewayAPI": {"httpRoute": name}}}},
+                        http_route(ns, name, {"name": f"{name}-stable", "port": PORT}))
+    host = host_of(ns, name)
+    new = start_v2(ns, name, old, canaryWeight=50)
+    canary_pods = ns.replicas(name)[new]
+    assert canary_pods > 0
+    routed_at(host, old, new, 50)
+
+    traffic = Traffic(host)
+    traffic.start()
+    wait_for(lambda: len(traffic.batches) >= 5, 20, "traffic before the abort")
+    ns.plugin("abort", name)
+    # The last moment the canary's pods were all still there: they must have stopped getting requests by then.
+    last_full = time.monotonic()
+    while True:
+        checked = time.monotonic()
+        if ns.replicas(name)[new] < canary_pods:
+            break
+        last_full = checked
+        assert checked - last_full < 30, "the canary was never scaled down"
+    ns.wait_phase(name, "Aborted", 30, stableRevision=old)
+    ns.wait_replicas(name, {old: REPLICAS, new: 0}, timeout=30)
+    time.sleep(2)  # requests on after the canary's pods are gone
+    traffic.stop.set()
+    traffic.join(30)
+
+    replies = traffic.replies()
+    assert statuses(replies) == {200: len(replies)}, f"failed requests during the abort: {statuses(replies)}"
+    last_canary = max(at for at, batch in traffic.batches if any(r.revision == new for r in batch))
+    assert last_canary <= last_full, f"the canary was scaled down {last_canary - last_full:.2f}s before its last request"
+    replies = send(N, host)
+    assert by_revision(replies) == {old: N}, statuses(replies)
+    print(f"abort: {len(replies)} + {len(traffic.replies())} requests, {by_revision(traffic.replies())}")
