@@ -167,6 +167,7 @@ def test_shadow_through_a_traefikservice_mirrors_to_the_canary_and_only_stable_a
     assert served_by_revision(ns.name)[old] - before[old] == N
     p = percent / 100
     assert abs(mirrored - p * N) <= binomial_slack(N, p), mirrored
+    print(f"shadow: {mirrored} of {N} requests mirrored to the canary at {percent}%")
 
     ns.plugin(end, name)
     stable = new if end == "promote" else old
@@ -236,6 +237,7 @@ def test_abort_mid_canary_returns_all_requests_to_stable_without_failing_one(ns:
     assert statuses(replies) == {200: len(replies)}, f"failed requests during the abort: {statuses(replies)}"
     last_canary = max(at for at, batch in traffic.batches if any(r.revision == new for r in batch))
     assert last_canary <= last_full, f"the canary was scaled down {last_canary - last_full:.2f}s before its last request"
+    during = by_revision(traffic.replies())
     replies = send(N, host)
     assert by_revision(replies) == {old: N}, statuses(replies)
-    print(f"abort: {len(replies)} + {len(traffic.replies())} requests, {by_revision(traffic.replies())}")
+    print(f"abort: {sum(during.values())} requests during the switch, all 200, by revision {dict(during)}")
