@@ -16,6 +16,7 @@ import math
 import os
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -26,6 +27,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 GATEWAY_PORT = int(os.environ.get("SHIFTLANE_GATEWAY_PORT", "20080"))
 PODSERVER_METRICS_PORT = int(os.environ.get("SHIFTLANE_PODSERVER_METRICS_PORT", "20090"))
+TRAEFIK_PORT = int(os.environ.get("SHIFTLANE_TRAEFIK_PORT", "20081"))
 GATEWAY = {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "shiftlane", "namespace": "shiftlane-gateway"}
 LOOPBACK = "127.0.0.1"
 
@@ -96,6 +98,19 @@ def until_routed(host: str, check: Callable[[list[Reply]], bool], headers: Mappi
         if time.monotonic() > deadline:
             raise AssertionError(f"gateway never routed {host} as expected; last batch: {statuses(replies)}, {by_revision(replies)}")
         time.sleep(0.5)
+
+
+def traefik_service(namespace: str, name: str) -> dict | None:
+    """A TraefikService as Traefik runs it now (its API), None while Traefik has not loaded it: the
+    object can say one thing while Traefik still routes by the previous version."""
+    url = f"http://{LOOPBACK}:{TRAEFIK_PORT}/api/http/services/{namespace}-{name}@kubernetescrd"
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        if error.code == 404:
+            return None
+        raise
 
 
 def served(namespace: str) -> Counter[tuple[str, str, str]]:

@@ -123,9 +123,11 @@ async def service_changed(namespace: str, name: str, **kwargs: Any) -> None:
 
 async def _route_changed(namespace: str, name: str, kind: str, kwargs: dict[str, Any]) -> None:
     """A route object changed (or was made or deleted): reconcile the Rollouts whose routing names it."""
-    for (rollout_ns, rollout), bodies in kwargs["shiftlane_rollouts"].items():
-        if rollout_ns == namespace and any(names_route(body, kind, name) for body in bodies):
-            await _reconcile((namespace, rollout), kwargs)
+    # A copy: the index changes while a reconcile awaits, and a live iteration would then raise.
+    named = [key for key, bodies in list(kwargs["shiftlane_rollouts"].items())
+             if key[0] == namespace and any(names_route(body, kind, name) for body in bodies)]
+    for key in named:
+        await _reconcile(key, kwargs)
 
 
 def _watch_route(group: str, version: str, plural: str, kind: str) -> None:
