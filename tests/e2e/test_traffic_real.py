@@ -150,7 +150,8 @@ def test_shadow_through_a_traefikservice_mirrors_to_the_canary_and_only_stable_a
     name = "shadow"
     percent = 40
     service = {"apiVersion": "traefik.io/v1alpha1", "kind": "TraefikService", "metadata": {"name": name},
-               "spec": {"weighted": {"services": [{"name": f"{name}-stable", "port": PORT}]}}}
+               "spec": {"weighted": {"services": [{"name": f"{name}-stable", "port": PORT}],
+                                     "sticky": {"cookie": {"name": "lb"}}}}}
     route = http_route(ns, name, {"group": "traefik.io", "kind": "TraefikService", "name": name})
     strategy = {"shadow": {"mirrorPercent": percent, "trafficRouting": {"traefik": {"traefikService": name}}}}
     old = healthy_on_v1(ns, name, strategy, route, service)
@@ -173,6 +174,8 @@ def test_shadow_through_a_traefikservice_mirrors_to_the_canary_and_only_stable_a
     stable = new if end == "promote" else old
     ns.wait_phase(name, "Healthy" if end == "promote" else "Aborted", 60, stableRevision=stable)
     wait_for(lambda: "mirroring" not in ns.json("get", "traefikservice", name)["spec"], 20, "the mirror to be removed")
+    # The user's own `weighted` settings come back as they were.
+    assert ns.json("get", "traefikservice", name)["spec"]["weighted"]["sticky"] == {"cookie": {"name": "lb"}}
     wait_for(lambda: "weighted" in (traefik_service(ns.name, name) or {}), 20, "Traefik to stop mirroring")
     until_routed(host, lambda replies: by_revision(replies) == {stable: len(replies)})
     # No mirror left: the pods answer exactly the requests sent, whatever `<name>-canary` selects now.

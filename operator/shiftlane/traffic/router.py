@@ -184,8 +184,11 @@ def patch_ops(before: dict[str, Any], after: dict[str, Any], paths: Sequence[str
         old, new = at(before, path), at(after, path)
         if old == new:
             continue
+        parent = path.rpartition("/")[0]
         if new is _ABSENT:
             ops.append({"op": "remove", "path": path})
+        elif old is _ABSENT and parent and at(before, parent) is _ABSENT:
+            ops.append({"op": "add", "path": parent, "value": at(after, parent)})  # e.g. the first annotation
         else:
             ops.append({"op": "add" if old is _ABSENT else "replace", "path": path, "value": new})
     if ops:

@@ -2,24 +2,27 @@
 for shadow, as `mirroring` from stable to the canary with a percent.
 
 A TraefikService is one or the other, so shadow swaps `weighted` for `mirroring` and the end of it swaps
-back; what the user set besides the two Services' entries (other services, sticky cookies) is kept in
-`weighted` only while it is there.
+back. The user's `weighted` (other services, sticky cookies) waits in an annotation of the object
+meanwhile and comes back as it was.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 from shiftlane.api.spec import TraefikRouting
 from shiftlane.engine.model import RouterState
-from shiftlane.traffic.router import Backends, ObjectRef, PatchRouter, Wanted, edited
+from shiftlane.traffic.router import Backends, ObjectRef, PatchRouter, Wanted, edited, escape
 from shiftlane.traffic.rules import share, weigh
 
 GROUP = "traefik.io"
 VERSION = "v1alpha1"
 # The fields of a service entry that say where it is; the rest (weight, mirrors) is Shiftlane's to set.
 REFERENCE = ("name", "namespace", "port", "kind", "scheme")
+# Where the user's `weighted` waits while a shadow rollout mirrors.
+STASH = "shiftlane.io/weighted"
 
 
 def _is(service: dict[str, Any], name: str) -> bool:
@@ -30,7 +33,7 @@ def _is(service: dict[str, Any], name: str) -> bool:
 class TraefikService:
     ref: ObjectRef
     names: Backends
-    paths: tuple[str, ...] = ("/spec/weighted", "/spec/mirroring")
+    paths: tuple[str, ...] = ("/spec/weighted", "/spec/mirroring", f"/metadata/annotations/{escape(STASH)}")
     carries_traffic: bool = True
 
     def _stable(self, spec: dict[str, Any]) -> dict[str, Any] | None:
@@ -60,12 +63,18 @@ class TraefikService:
         if stable is None:
             return out
         canary = {**stable, "name": self.names.canary}
+        annotations = out.setdefault("metadata", {}).get("annotations") or {}
         if want.mirror_percent:
-            spec.pop("weighted", None)
+            weighted = spec.pop("weighted", None)
+            if weighted is not None:
+                out["metadata"]["annotations"] = {**annotations, STASH: json.dumps(weighted, sort_keys=True)}
             spec["mirroring"] = {**stable, "mirrors": [{**canary, "percent": want.mirror_percent}]}
             return out
         if spec.pop("mirroring", None) is not None:
-            spec["weighted"] = {"services": [stable]}
+            stashed = annotations.get(STASH)
+            spec["weighted"] = json.loads(stashed) if stashed else {"services": [stable]}
+            if stashed is not None:
+                out["metadata"]["annotations"] = {k: v for k, v in annotations.items() if k != STASH}
         weighted = spec["weighted"]
         weighted["services"] = weigh(
             weighted.get("services") or [], lambda s: _is(s, self.names.stable), lambda s: _is(s, self.names.canary), canary, want
