@@ -395,6 +395,31 @@ class AbTesting(Model):
                     None,
                     ".trafficRouting",
                 ),
+                # What each router can express, so a match it cannot is refused here, not mid-rollout.
+                rule(
+                    "!has(self.trafficRouting) || has(self.trafficRouting.alb)"
+                    " || self.match.all(m, !has(m.cookies) || size(m.cookies) <= 1)",
+                    "a match tests at most one cookie: gatewayAPI, istio and nginx read it from the Cookie header",
+                    None,
+                    ".match",
+                ),
+                rule(
+                    "!has(self.trafficRouting) || !has(self.trafficRouting.alb) || self.match.all(m,"
+                    " (!has(m.headers) || m.headers.all(h, !has(h.regex)))"
+                    " && (!has(m.cookies) || m.cookies.all(h, !has(h.regex)))"
+                    " && (!has(m.queryParams) || m.queryParams.all(h, !has(h.regex))))",
+                    "an ALB matches by exact value or prefix, not by regex",
+                    None,
+                    ".match",
+                ),
+                rule(
+                    "!has(self.trafficRouting) || !has(self.trafficRouting.nginx) || (size(self.match) == 1"
+                    " && self.match.all(m, (!has(m.headers) || size(m.headers) <= 1) && !has(m.queryParams)"
+                    " && (!has(m.cookies) || m.cookies.all(c, has(c.exact) && c.exact == 'always'))))",
+                    "ingress-nginx matches one header and one cookie (value `always`), in one match, and no query parameters",
+                    None,
+                    ".match",
+                ),
             ]
         }
     )
