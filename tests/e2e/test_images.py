@@ -1,6 +1,7 @@
 """ECR-aware rollouts on a real control plane, with ECR played by moto's server on loopback: the tag is
-pinned to its digest in the revision while the Rollout keeps the tag, a vulnerable image is held
-back until its CVE is allow-listed, and a missing tag stalls naming repository and tag."""
+pinned to its digest in the revision while the Rollout keeps the tag, a stable image removed from
+the registry is flagged (a rollback would fail), a vulnerable image is held back until its CVE is
+allow-listed, and a missing tag stalls naming repository and tag."""
 
 from __future__ import annotations
 
@@ -49,6 +50,9 @@ def test_ecr_tags_are_pinned_and_a_vulnerable_image_waits_for_its_allow_list(ns:
     assert ns.rollout(name)["spec"]["template"]["spec"]["containers"][0]["image"] == f"{HOST}/{repository}:1"  # no drift
     assert status["images"] == [{"container": "app", "tag": "1", "digest": first}]
 
+    # A lifecycle policy removes the stable image: the next rollout says a rollback could not pull it.
+    ecr.batch_delete_image(repositoryName=repository, imageIds=[{"imageDigest": first}])
+
     # Version 2 has a HIGH finding: it stays off the cluster, stable serves on.
     second = push(ecr, repository, "2", layer="b")
     ecr.start_image_scan(repositoryName=repository, imageId={"imageDigest": second})
@@ -57,6 +61,9 @@ def test_ecr_tags_are_pinned_and_a_vulnerable_image_waits_for_its_allow_list(ns:
     assert CVE in condition(status, "Stalled")["message"]
     assert set(ns.deployments(name)) == {stable}
     assert ns.events(name, "ImageVulnerable")
+    rollback = condition(status, "RollbackImageAvailable")
+    assert rollback["status"] == "False" and rollback["reason"] == "RollbackImageMissing"
+    assert first in rollback["message"] and ns.events(name, "RollbackImageMissing")
 
     # The team accepts the finding: the rollout goes on, pinned to version 2's digest.
     ns.json_patch(name, [{"op": "add", "path": "/spec/imagePolicy/scan/allowList", "value": [CVE]}])

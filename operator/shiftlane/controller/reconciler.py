@@ -136,6 +136,7 @@ class Reconciler:
     _templates: dict[Key, TemplateCheck] = field(default_factory=dict)
     _backoffs: dict[Key, Backoff] = field(default_factory=dict)
     _images: dict[Key, ImageJudgement] = field(default_factory=dict)
+    _rollback_checks: dict[Key, tuple[tuple[str, str], str | None]] = field(default_factory=dict)
     _timers: dict[Key, asyncio.TimerHandle] = field(default_factory=dict)
 
     def latest(self, key: Key, indexed: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -173,7 +174,7 @@ class Reconciler:
                 metrics.RECONCILE_DURATION.observe(time.perf_counter() - started)
 
     def forget(self, key: Key) -> None:
-        for state in (self._fresh, self._locks, self._written, self._templates, self._backoffs, self._images):
+        for state in (self._fresh, self._locks, self._written, self._templates, self._backoffs, self._images, self._rollback_checks):
             state.pop(key, None)
         timer = self._timers.pop(key, None)
         if timer:
@@ -242,9 +243,13 @@ class Reconciler:
                 if error.status != 409:
                     raise
                 conflicts.append(f"Deployment {namespace}/{revision_name(name, template_revision)}")
-        image_check = None
-        if template_revision not in revisions and spec.image_policy is not None and self.images is not None:
+        image_check, rollback_missing = None, None
+        checked = spec.image_policy is not None and self.images is not None
+        if checked and template_revision not in revisions:
             image_check = (await self._image_verdict(key, rollout, spec.image_policy, template_revision, now)).check
+        if checked and status.stable_revision in revisions and status.stable_revision != template_revision:
+            ask = template_revision not in revisions  # once, as the rollout starts; remembered while it runs
+            rollback_missing = await self._rollback_image_missing(key, status.stable_revision, template_revision, ask)
         router = self._router(key, spec)
         router_state = None
         if router is not None:
@@ -264,6 +269,7 @@ class Reconciler:
             conflicts=tuple(conflicts),
             template_error=template_error,
             image_check=image_check,
+            rollback_image_missing=rollback_missing,
             # No analysis provider is wired in yet: an analysis step pauses as inconclusive so a
             # person decides (promote or abort); the analysis issue supplies real verdicts.
             unknown_analysis=Verdict.INCONCLUSIVE,
@@ -281,6 +287,21 @@ class Reconciler:
         recheck = now + (verdict.check.retry_after or RETRY_SECONDS) if waiting else None
         self._images[key] = ImageJudgement(revision, generation, verdict, since, recheck)
         return verdict
+
+    async def _rollback_image_missing(self, key: Key, stable: str, target: str, ask: bool) -> str | None:
+        """Before a rollout starts: whether the stable revision's images are still in their registry,
+        asked once per rollout (a rollback would otherwise fail to pull)."""
+        asked = self._rollback_checks.get(key)
+        if asked is None or asked[0] != (stable, target):
+            if not ask:
+                return None
+            template = await self.revisions.template(key[0], revision_name(key[1], stable))
+            missing = await self.images.missing_digests(template) if template else []
+            message = None
+            if missing:
+                message = f"{', '.join(missing)} of the stable revision {stable} is gone from its registry: a rollback would fail"
+            asked = self._rollback_checks[key] = ((stable, target), message)
+        return asked[1]
 
     def _pins(self, key: Key, revision: str) -> dict[str, str]:
         """The images a new revision's containers are pinned to (by digest), when its check allowed it."""

@@ -101,6 +101,16 @@ class RevisionWriter:
         )
         return slim_deployment(plain(self.apps.api_client, scaled))
 
+    async def template(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """A revision's pod template as it runs (pinned images included); None when it is gone."""
+        try:
+            deployment = await self.apps.read_namespaced_deployment(name, namespace)
+        except client.ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+        return plain(self.apps.api_client, deployment)["spec"]["template"]
+
     async def delete(self, namespace: str, name: str) -> None:
         try:
             await self.apps.delete_namespaced_deployment(name, namespace)

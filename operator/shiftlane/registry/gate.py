@@ -10,9 +10,10 @@ from typing import Any
 from shiftlane.api.image_policy import ImagePolicy
 from shiftlane.engine.model import ImageCheck, ImageDigest, ImageGate
 from shiftlane.registry.ecr import Ecr
-from shiftlane.registry.inspect import ImageProblem, inspect_images
+from shiftlane.registry.inspect import ImageProblem, image_exists, inspect_images
 from shiftlane.registry.oci import OciRegistry
 from shiftlane.registry.policy import Allowed, Blocked, evaluate
+from shiftlane.registry.references import MalformedImage, template_images
 from shiftlane.registry.results import Problem
 
 
@@ -44,3 +45,16 @@ class ImageGatekeeper:
         images = tuple(ImageDigest(p.container, p.tag, p.digest) for p in verdict.images)
         pins = verdict.by_container() if policy.pin_digest else {}
         return ImageVerdict(ImageCheck(ImageGate.ALLOWED, images=images), pins)
+
+    async def missing_digests(self, template: dict[str, Any]) -> list[str]:
+        """The digest-pinned images of a running revision that their registry no longer holds (a
+        lifecycle policy removed them): a rollback to that revision could not pull them."""
+        try:
+            references = [r for r in template_images(template) if r.digest]
+        except MalformedImage:
+            return []
+        missing = []
+        for ref in references:
+            if await image_exists(ref, ref.digest, self.ecr, self.oci) is False:  # unknown is not missing
+                missing.append(ref.written)
+        return missing
