@@ -93,6 +93,15 @@ class ImageJudgement:
 
 
 @dataclass(frozen=True)
+class RollbackCheck:
+    """Whether the stable revision's images are still in their registry, asked once per rollout."""
+
+    stable: str
+    target: str
+    missing: str | None  # the message when a rollback could not pull them
+
+
+@dataclass(frozen=True)
 class Backoff:
     delay: float
     retry_at: float
@@ -136,7 +145,7 @@ class Reconciler:
     _templates: dict[Key, TemplateCheck] = field(default_factory=dict)
     _backoffs: dict[Key, Backoff] = field(default_factory=dict)
     _images: dict[Key, ImageJudgement] = field(default_factory=dict)
-    _rollback_checks: dict[Key, tuple[tuple[str, str], str | None]] = field(default_factory=dict)
+    _rollback_checks: dict[Key, RollbackCheck] = field(default_factory=dict)
     _timers: dict[Key, asyncio.TimerHandle] = field(default_factory=dict)
 
     def latest(self, key: Key, indexed: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -292,7 +301,7 @@ class Reconciler:
         """Before a rollout starts: whether the stable revision's images are still in their registry,
         asked once per rollout (a rollback would otherwise fail to pull)."""
         asked = self._rollback_checks.get(key)
-        if asked is None or asked[0] != (stable, target):
+        if asked is None or (asked.stable, asked.target) != (stable, target):
             if not ask:
                 return None
             template = await self.revisions.template(key[0], revision_name(key[1], stable))
@@ -300,8 +309,8 @@ class Reconciler:
             message = None
             if missing:
                 message = f"{', '.join(missing)} of the stable revision {stable} is gone from its registry: a rollback would fail"
-            asked = self._rollback_checks[key] = ((stable, target), message)
-        return asked[1]
+            asked = self._rollback_checks[key] = RollbackCheck(stable, target, message)
+        return asked.missing
 
     def _pins(self, key: Key, revision: str) -> dict[str, str]:
         """The images a new revision's containers are pinned to (by digest), when its check allowed it."""

@@ -28,10 +28,13 @@ def conditions_for(
     stall: Stall | None = None,
     rollback_image_missing: str | None = None,
 ) -> list[Condition]:
+    # type -> (status, reason, message); a message only where it explains the state shown.
+    ready, reconciling = phase is Phase.HEALTHY, phase in _RECONCILING and stall is None
+    stalled = stall is not None or phase in _STALLED
     wanted = {
-        "Ready": (phase is Phase.HEALTHY, "RolloutHealthy" if phase is Phase.HEALTHY else phase.value, message),
-        "Reconciling": (phase in _RECONCILING and stall is None, phase.value, message),
-        "Stalled": (True, stall.reason, stall.message) if stall else (phase in _STALLED, phase.value, message),
+        "Ready": (ready, "RolloutHealthy" if ready else phase.value, message if ready else ""),
+        "Reconciling": (reconciling, phase.value, message if reconciling else ""),
+        "Stalled": (True, stall.reason, stall.message) if stall else (stalled, phase.value, message if stalled else ""),
     }
     if rollback_image_missing:  # shown only while it holds: a rollback to stable would fail to pull
         wanted["RollbackImageAvailable"] = (False, "RollbackImageMissing", rollback_image_missing)
@@ -46,7 +49,7 @@ def conditions_for(
                 type=type_,
                 status=status,
                 reason=reason,
-                message=text if true or type_ == "RollbackImageAvailable" else "",
+                message=text,
                 last_transition_time=since,
                 observed_generation=generation,
             )

@@ -1,6 +1,7 @@
+from shiftlane.api.durations import seconds_of
 from shiftlane.api.spec import AbTesting
 from shiftlane.engine.steps import Pause, Plan, Role, Scale, SetHeaderRoute, TrafficMode
-from shiftlane.engine.strategies.common import PlanBuilder, analysis_steps, promotion_tail, seconds_of
+from shiftlane.engine.strategies.common import PlanBuilder, analysis_steps, promotion_tail
 
 
 def compile_ab_testing(config: AbTesting, replicas: int) -> Plan:

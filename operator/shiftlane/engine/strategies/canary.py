@@ -1,3 +1,4 @@
+from shiftlane.api.durations import seconds_of
 from shiftlane.api.spec import Canary
 from shiftlane.engine.replicas import share
 from shiftlane.engine.steps import Pause, Plan, Role, Scale, SetWeight, TrafficMode
@@ -5,7 +6,6 @@ from shiftlane.engine.strategies.common import (
     PlanBuilder,
     analysis_steps,
     promotion_tail,
-    seconds_of,
     shift_replicas,
     shift_share,
 )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from shiftlane.api.durations import seconds_of
 from shiftlane.api.spec import Analysis
 from shiftlane.engine.replicas import split
 from shiftlane.engine.steps import (

@@ -1,7 +1,8 @@
+from shiftlane.api.durations import seconds_of
 from shiftlane.api.spec import Elastic
 from shiftlane.engine.replicas import elastic_counts
 from shiftlane.engine.steps import Pause, Plan, TrafficMode
-from shiftlane.engine.strategies.common import PlanBuilder, analysis_steps, promotion_tail, seconds_of, shift_replicas
+from shiftlane.engine.strategies.common import PlanBuilder, analysis_steps, promotion_tail, shift_replicas
 
 
 def compile_elastic(config: Elastic, replicas: int) -> Plan:

@@ -1,6 +1,7 @@
+from shiftlane.api.durations import seconds_of
 from shiftlane.api.spec import Shadow
 from shiftlane.engine.steps import Pause, Plan, Role, Scale, SetMirror, TrafficMode
-from shiftlane.engine.strategies.common import PlanBuilder, analysis_steps, promotion_tail, seconds_of
+from shiftlane.engine.strategies.common import PlanBuilder, analysis_steps, promotion_tail
 
 
 def compile_shadow(config: Shadow, replicas: int) -> Plan:
