@@ -261,12 +261,3 @@ def test_progress_deadline_counts_from_the_last_progress_not_the_step_start() ->
     world.revisions[canary] = replace(world.revisions[canary], ready=4, available=4)
     assert world.decide().status.phase is not Phase.DEGRADED  # progress resumed
     assert "ProgressResumed" in world.events()
-
-
-def test_analysis_without_a_provider_pauses_as_inconclusive() -> None:
-    strategy = {"canary": {"steps": [{"setWeight": 25}, {"analysis": {"templates": [{"name": "rate"}]}}]}}
-    world = rolling_out(strategy)
-    world.run()
-    status = interpret(world.spec, world.status, replace(world.observe(), unknown_analysis=Verdict.INCONCLUSIVE), world.now).status
-    assert status.phase is Phase.PAUSED
-    assert "inconclusive" in status.message

@@ -35,7 +35,7 @@ canary_steps = st.lists(
 )
 
 
-def _canary(steps, routed: bool):
+def _canary(steps, routed: bool, background: int | None = None):
     out, weights = [], sorted(w for kind, w in steps if kind == "w")
     for kind, value in steps:
         if kind == "w":
@@ -46,7 +46,8 @@ def _canary(steps, routed: bool):
             out.append({"analysis": ANALYSIS})
         else:
             out.append({"setCanaryScale": {"replicas": value}})
-    return {"canary": {"steps": out, **({"trafficRouting": GATEWAY} if routed else {})}}
+    extra = {"analysis": {**ANALYSIS, "startingStep": min(background, len(out) - 1)}} if background is not None else {}
+    return {"canary": {"steps": out, **({"trafficRouting": GATEWAY} if routed else {}), **extra}}
 
 
 strategies = st.one_of(
@@ -62,7 +63,7 @@ strategies = st.one_of(
         st.booleans(), st.integers(0, 60), st.booleans(),
     ),
     st.builds(lambda d, a: {"immutable": {"scaleDownDelaySeconds": d, **({"analysis": ANALYSIS} if a else {})}}, st.integers(0, 60), st.booleans()),
-    st.builds(_canary, canary_steps, st.booleans()),
+    st.builds(_canary, canary_steps, st.booleans(), st.one_of(st.none(), st.integers(0, 5))),
     st.builds(lambda p, b: {"elastic": {"stepPercent": p, **({"pauseBetween": "20s"} if b else {})}}, st.integers(10, 100), st.booleans()),
     st.just({"abTesting": {"match": [{"headers": [{"name": "x", "exact": "1"}]}], "duration": "30s", "trafficRouting": GATEWAY}}),
     st.builds(lambda m: {"shadow": {"mirrorPercent": m, "duration": "30s", "trafficRouting": GATEWAY}}, st.integers(1, 100)),
@@ -78,6 +79,12 @@ change = st.one_of(
     st.tuples(st.just("scale"), st.integers(0, 8)),
     st.tuples(st.just("strategy"), strategies),
     st.tuples(st.just("verdict"), st.sampled_from(list(Verdict))),
+    st.tuples(st.just("webhook"), st.sampled_from(list(Verdict))),
+    st.tuples(st.just("template"), st.booleans()),
+)
+# Gating webhooks a spec may carry (their answers arrive as "webhook" changes).
+hooks = st.lists(st.sampled_from(["confirmRollout", "preRollout", "confirmPromotion"]), unique=True, max_size=3).map(
+    lambda types: [{"name": t.lower(), "type": t, "url": "http://127.0.0.1:9/hook"} for t in types]
 )
 # After the reconcile: the share of wanted pods that are ready, whether the Services were written,
 # whether removed pods linger as terminating.
@@ -122,9 +129,10 @@ def _mode(world: World) -> TrafficMode:
 
 
 @settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(strategy=strategies, replicas=st.integers(0, 6), moves=moves)
-def test_invariants_hold_for_any_sequence(strategy, replicas, moves) -> None:
-    world = World(manifest(strategy, replicas=replicas), routers=frozenset({"gatewayAPI"}))
+@given(strategy=strategies, replicas=st.integers(0, 6), moves=moves, webhooks=hooks, rollback=st.booleans())
+def test_invariants_hold_for_any_sequence(strategy, replicas, moves, webhooks, rollback) -> None:
+    extra = {"webhooks": webhooks, "rollbackOnFailure": rollback}
+    world = World(manifest(strategy, replicas=replicas, **extra), routers=frozenset({"gatewayAPI"}))
     world.run()
     for changes, (fraction, services_written, grace) in moves:
         for kind, value in changes:
@@ -142,6 +150,11 @@ def test_invariants_hold_for_any_sequence(strategy, replicas, moves) -> None:
             elif kind == "verdict":
                 for request in world.decisions[-1].analyses:
                     world.analysis[request.key] = value
+            elif kind == "webhook":
+                for request in world.decisions[-1].webhooks:
+                    world.webhooks[request.key] = value
+            elif kind == "template":
+                world.analysis_problem = "AnalysisTemplate default/rate not found" if value else None
         before = dict(world.revisions)
         status, obs, now = world.status, world.observe(), world.now
         decision = world.decide()

@@ -45,6 +45,8 @@ class World:
     status: RolloutStatus = field(default_factory=RolloutStatus)
     revisions: dict[str, RevisionObservation] = field(default_factory=dict)
     analysis: dict[str, Verdict] = field(default_factory=dict)
+    webhooks: dict[str, Verdict] = field(default_factory=dict)
+    analysis_problem: str | None = None
     routers: frozenset[str] = frozenset()
     command: Command | None = None
     never_ready: set[str] = field(default_factory=set)
@@ -76,6 +78,8 @@ class World:
             template_revision=self.template_revision,
             revisions=dict(self.revisions),
             analysis=dict(self.analysis),
+            webhooks=dict(self.webhooks),
+            analysis_problem=self.analysis_problem,
             routers=self.routers,
             command=self.command,
             service_revisions=dict(self.services),

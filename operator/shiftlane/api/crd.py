@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from shiftlane.api.analysis import AnalysisTemplateSpec, AnalysisTemplateStatus
 from shiftlane.api.spec import ROLLOUT_RULES, RolloutSpec
 from shiftlane.api.status import RolloutStatus
 
@@ -119,5 +120,63 @@ def rollout_crd() -> dict[str, Any]:
     }
 
 
-def render_crds() -> str:
+def analysis_template_crd(kind: str, scope: str, short_names: list[str]) -> dict[str, Any]:
+    plural = kind.lower() + "s"
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.{GROUP}"},
+        "spec": {
+            "group": GROUP,
+            "scope": scope,
+            "names": {
+                "kind": kind,
+                "listKind": f"{kind}List",
+                "plural": plural,
+                "singular": kind.lower(),
+                "shortNames": short_names,
+                "categories": ["shiftlane"],
+            },
+            "versions": [
+                {
+                    "name": VERSION,
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "description": "Metrics an analysis measures, and the CEL conditions that judge them.",
+                            "required": ["spec"],
+                            "properties": {
+                                "apiVersion": {"type": "string"},
+                                "kind": {"type": "string"},
+                                "metadata": {"type": "object"},
+                                "spec": schema_of(AnalysisTemplateSpec),
+                                "status": schema_of(AnalysisTemplateStatus),
+                            },
+                        }
+                    },
+                    "subresources": {"status": {}},
+                    "additionalPrinterColumns": [
+                        {"name": "Valid", "type": "string", "jsonPath": ".status.conditions[?(@.type=='Valid')].status"},
+                        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+                    ],
+                }
+            ],
+        },
+    }
+
+
+ANALYSIS_TEMPLATE = "AnalysisTemplate"
+CLUSTER_ANALYSIS_TEMPLATE = "ClusterAnalysisTemplate"
+
+
+def render_crds(which: str = "rollout") -> str:
+    """`rollout`: the Rollout CRD; `analysis`: AnalysisTemplate and ClusterAnalysisTemplate."""
+    if which == "analysis":
+        documents = [
+            analysis_template_crd(ANALYSIS_TEMPLATE, "Namespaced", ["slat"]),
+            analysis_template_crd(CLUSTER_ANALYSIS_TEMPLATE, "Cluster", ["slcat"]),
+        ]
+        return yaml.safe_dump_all(documents, sort_keys=False, width=120)
     return yaml.safe_dump(rollout_crd(), sort_keys=False, width=120)

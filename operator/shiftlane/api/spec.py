@@ -230,11 +230,42 @@ def _field(alias: str) -> str:
 
 
 class AnalysisTemplateRef(Model):
-    name: Annotated[str, Field(min_length=1)]
+    name: Annotated[str, Field(min_length=1, max_length=253)]
+    # A ClusterAnalysisTemplate rather than an AnalysisTemplate in the Rollout's namespace.
+    cluster_scope: bool = False
+
+
+class AnalysisArgument(Model):
+    """A value for one of the templates' args, overriding the template's own value."""
+
+    name: Annotated[str, Field(min_length=1, max_length=63)]
+    value: Annotated[str, Field(max_length=4096)]
 
 
 class Analysis(Model):
     templates: list[AnalysisTemplateRef] = Field(min_length=1, max_length=16)
+    args: list[AnalysisArgument] = Field(default_factory=list, max_length=32)
+
+
+class BackgroundAnalysis(Analysis):
+    """Runs beside the canary's steps from `startingStep` until promotion; a failure aborts at any point."""
+
+    starting_step: Annotated[int, Field(ge=0, le=63)] = 0
+
+
+class Webhook(Model):
+    """An HTTP call at a point of the rollout (see README, Webhooks): the confirm and pre-rollout hooks gate
+    the rollout on a 2xx answer; the others notify."""
+
+    name: Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")]
+    type: Literal["confirmRollout", "preRollout", "confirmPromotion", "postRollout", "rollback", "event"]
+    url: Annotated[str, Field(max_length=2048, pattern=r"^https?://[^\s]+$")]
+    timeout: Duration = "10s"
+    # Calls made before a preRollout hook fails the rollout, or a notification is given up.
+    retries: Annotated[int, Field(ge=0, le=20)] = 3
+    metadata: dict[str, str] = Field(default_factory=dict)
+    # event hooks only: post a Slack-compatible {"text": ...} payload instead of Shiftlane's JSON.
+    slack: bool = False
 
 
 # --- strategies ---------------------------------------------------------------------------------
@@ -344,11 +375,19 @@ class Canary(Model):
                     "setWeight values must not decrease from one step to the next",
                     "FieldValueInvalid",
                     ".steps",
-                )
+                ),
+                rule(
+                    "!has(self.analysis) || !has(self.analysis.startingStep) || self.analysis.startingStep < size(self.steps)",
+                    "analysis.startingStep must name one of the steps (counted from 0)",
+                    "FieldValueInvalid",
+                    ".analysis.startingStep",
+                ),
             ]
         }
     )
     steps: list[CanaryStep] = Field(min_length=1, max_length=64)
+    # Analysis in the background from a step on: a failure aborts whatever step is current.
+    analysis: BackgroundAnalysis | None = None
     traffic_routing: TrafficRouting | None = None
 
 
@@ -547,6 +586,14 @@ class RolloutSpec(Model):
     paused: bool = False
     # Registry checks before a revision gets pods (tag to digest, scan gate, denied tags); unset: none.
     image_policy: ImagePolicy | None = None
+    # A failed analysis returns traffic to stable and scales the new revision down; false freezes the
+    # rollout where it is instead (for releases whose migrations cannot be undone).
+    rollback_on_failure: bool = True
+    webhooks: list[Webhook] = Field(
+        default_factory=list,
+        max_length=16,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
     strategy: Strategy
 
 

@@ -14,6 +14,9 @@ from pydantic import ConfigDict, Field
 
 from shiftlane.api.spec import Model
 
+MEASUREMENTS_KEPT = 5  # per metric: status stays small however long an analysis runs
+ANALYSIS_RUNS_KEPT = 8
+
 
 class Phase(str, Enum):
     PENDING = "Pending"
@@ -90,6 +93,8 @@ class RolloutProgress(Mutable):
     promoted_full_from: int | None = None
     # Traffic left the new revision at this time (abort); its pods go abortScaleDownDelaySeconds later.
     aborted_at: datetime | None = None
+    # canary.analysis runs counted: a person's promote past an inconclusive one starts the next.
+    background_run: int = 0
 
 
 class ProgressDeadline(Mutable):
@@ -115,6 +120,68 @@ class RouterStatus(Mutable):
     canary_weight: int = 0
     header_route: bool = False
     mirror_percent: int = 0
+
+
+class AnalysisPhase(str, Enum):
+    """Of one measurement, one metric or one whole analysis run."""
+
+    RUNNING = "Running"
+    SUCCESSFUL = "Successful"
+    FAILED = "Failed"
+    INCONCLUSIVE = "Inconclusive"
+    ERROR = "Error"
+
+
+class MeasurementStatus(Mutable):
+    phase: AnalysisPhase
+    value: str | None = None  # the provider's result as JSON text
+    message: str | None = None  # the provider's error, if any
+    started_at: datetime
+    finished_at: datetime
+
+
+class MetricStatus(Mutable):
+    """One metric of an analysis run: its counts, and its last measurements (older ones are dropped)."""
+
+    name: str
+    template: str
+    phase: AnalysisPhase = AnalysisPhase.RUNNING
+    query: str | None = None  # the last query asked, after argument substitution
+    count: int = 0
+    successful: int = 0
+    failed: int = 0
+    inconclusive: int = 0
+    errors: int = 0
+    consecutive_errors: int = 0
+    next_measurement_at: datetime | None = None
+    measurements: list[MeasurementStatus] = Field(default_factory=list, max_length=MEASUREMENTS_KEPT)
+
+
+class AnalysisRunStatus(Mutable):
+    """An analysis the engine asked for; its measurements live here, so a restarted operator resumes it."""
+
+    key: str  # <revision>-<attempt>-<step> or <revision>-<attempt>-background
+    templates: list[str]
+    phase: AnalysisPhase = AnalysisPhase.RUNNING
+    message: str = ""
+    started_at: datetime
+    metrics: list[MetricStatus] = Field(default_factory=list)
+
+
+class HookPhase(str, Enum):
+    WAITING = "Waiting"
+    PASSED = "Passed"
+    FAILED = "Failed"
+
+
+class HookStatus(Mutable):
+    """A gating webhook (confirmRollout, preRollout, confirmPromotion) for one rollout attempt."""
+
+    key: str  # <revision>-<attempt>-<webhook name>
+    phase: HookPhase = HookPhase.WAITING
+    calls: int = 0
+    last_answer: str = ""  # "HTTP 403", "timeout", …
+    next_call_at: datetime | None = None
 
 
 class RolloutStatus(Mutable):
@@ -151,6 +218,8 @@ class RolloutStatus(Mutable):
         default_factory=list,
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
     )
+    analysis_runs: list[AnalysisRunStatus] = Field(default_factory=list, max_length=ANALYSIS_RUNS_KEPT)
+    hooks: list[HookStatus] = Field(default_factory=list, max_length=16)
     command: Command | None = None
     handled_command: HandledCommand | None = None
 

@@ -33,7 +33,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_crd(args: argparse.Namespace) -> int:
     from shiftlane.api.crd import render_crds
 
-    sys.stdout.write(render_crds())
+    sys.stdout.write(render_crds(args.which))
     return 0
 
 
@@ -83,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     crd = sub.add_parser("crd", help="print the CustomResourceDefinitions as YAML")
+    crd.add_argument("which", nargs="?", choices=["rollout", "analysis"], default="rollout",
+                     help="rollout: the Rollout CRD; analysis: AnalysisTemplate and ClusterAnalysisTemplate")
     crd.set_defaults(func=cmd_crd)
 
     plan = sub.add_parser("plan", help="print the steps a Rollout compiles to, before anything changes")

@@ -16,13 +16,17 @@ import aiohttp
 import kopf
 
 from shiftlane.api.crd import GROUP, PLURAL, VERSION
+from shiftlane.controller.analysis import AnalysisRunner, check_template, names_template
 from shiftlane.controller.reconciler import Children, Key, Reconciler
+from shiftlane.controller.webhooks import WebhookCaller
+from shiftlane.engine.steps import TemplateName
 from shiftlane.engine.model import Event
 from shiftlane.kube.client import api_client
 from shiftlane.kube.labels import REVISION_LABEL, ROLLOUT_LABEL, SERVICE_SUFFIXES, rollouts_for_service, service_name
 from shiftlane.kube.revisions import RevisionWriter, slim_deployment
 from shiftlane.kube.rollouts import StatusWriter, slim_rollout
 from shiftlane.kube.services import ServiceView, ServiceWriter, slim_service
+from shiftlane.kube.templates import TemplateStatusWriter
 from shiftlane.registry.ecr import Ecr
 from shiftlane.registry.gate import ImageGatekeeper
 from shiftlane.registry.oci import OciRegistry
@@ -37,12 +41,19 @@ class Indexes:
     revisions: kopf.Index[Key, dict[str, Any]]
     services: kopf.Index[Key, ServiceView]  # every Service, by (namespace, name)
     terminating: kopf.Index[Key, str]  # (namespace, rollout) -> the revision of each pod being deleted
+    templates: kopf.Index[Key, dict[str, Any]]  # AnalysisTemplates by (namespace, name)
+    cluster_templates: kopf.Index[Key, dict[str, Any]]  # ClusterAnalysisTemplates by ("", name)
+
+    def template(self, ref: TemplateName, namespace: str) -> dict[str, Any] | None:
+        found = self.cluster_templates.get(("", ref.name), []) if ref.cluster_scope else self.templates.get((namespace, ref.name), [])
+        return next(iter(found), None)
 
 
 class _Operator:
     """What the handlers share: the reconciler, the live indexes, and the wake-ups in flight."""
 
     reconciler: Reconciler | None = None
+    templates: TemplateStatusWriter | None = None
     indexes: Indexes | None = None
     # The event loop keeps only weak references to tasks: a wake-up not held here could vanish mid-run.
     wakeups: set[asyncio.Task[None]] = set()
@@ -70,8 +81,13 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.batching.batch_window = 0.01
     api = await api_client()
     # Registry clients: ECR through boto3's default credential chain, other registries over OCI's API.
-    images = ImageGatekeeper(Ecr(), OciRegistry(aiohttp.ClientSession()))
-    state.reconciler = Reconciler(RevisionWriter(api), ServiceWriter(api), StatusWriter(api), _emit, routes=api, images=images)
+    session = aiohttp.ClientSession()
+    images = ImageGatekeeper(Ecr(), OciRegistry(session))
+    state.reconciler = Reconciler(
+        RevisionWriter(api), ServiceWriter(api), StatusWriter(api), _emit, routes=api, images=images,
+        analysis=AnalysisRunner(api), webhooks=WebhookCaller(session),
+    )
+    state.templates = TemplateStatusWriter(api)
 
 
 @kopf.index(GROUP, VERSION, PLURAL)
@@ -97,6 +113,36 @@ async def shiftlane_terminating(meta: kopf.Meta, namespace: str, labels: kopf.La
     if not meta.get("deletionTimestamp"):
         return {}
     return {(namespace, labels[ROLLOUT_LABEL]): labels[REVISION_LABEL]}
+
+
+@kopf.index(GROUP, VERSION, "analysistemplates")
+async def shiftlane_templates(body: kopf.Body, namespace: str, name: str, **_: Any) -> dict[Key, dict[str, Any]]:
+    return {(namespace, name): _plain(body)}
+
+
+@kopf.index(GROUP, VERSION, "clusteranalysistemplates")
+async def shiftlane_cluster_templates(body: kopf.Body, name: str, **_: Any) -> dict[Key, dict[str, Any]]:
+    return {("", name): _plain(body)}
+
+
+async def _template_changed(body: kopf.Body, namespace: str | None, name: str, kwargs: dict[str, Any]) -> None:
+    """Mark the template Valid or not, and reconcile the Rollouts that name it (a stall may clear)."""
+    plain = _plain(body)
+    if state.templates is not None and not body.get("metadata", {}).get("deletionTimestamp") and kwargs.get("type") != "DELETED":
+        await state.templates.mark(plain, check_template(plain))
+    for key, bodies in list(kwargs["shiftlane_rollouts"].items()):
+        if (namespace is None or key[0] == namespace) and any(names_template(b, name, namespace is None) for b in bodies):
+            await _reconcile(key, kwargs)
+
+
+@kopf.on.event(GROUP, VERSION, "analysistemplates")
+async def template_changed(body: kopf.Body, namespace: str, name: str, **kwargs: Any) -> None:
+    await _template_changed(body, namespace, name, kwargs)
+
+
+@kopf.on.event(GROUP, VERSION, "clusteranalysistemplates")
+async def cluster_template_changed(body: kopf.Body, name: str, **kwargs: Any) -> None:
+    await _template_changed(body, None, name, kwargs)
 
 
 def _plain(body: kopf.Body) -> dict[str, Any]:
@@ -154,7 +200,8 @@ async def pod_terminating(namespace: str, labels: kopf.Labels, **kwargs: Any) ->
 
 async def _reconcile(key: Key, kwargs: dict[str, Any]) -> None:
     state.indexes = Indexes(
-        kwargs["shiftlane_rollouts"], kwargs["shiftlane_revisions"], kwargs["shiftlane_services"], kwargs["shiftlane_terminating"]
+        kwargs["shiftlane_rollouts"], kwargs["shiftlane_revisions"], kwargs["shiftlane_services"], kwargs["shiftlane_terminating"],
+        kwargs["shiftlane_templates"], kwargs["shiftlane_cluster_templates"],
     )
     await reconcile_key(key)
 
@@ -170,6 +217,7 @@ async def reconcile_key(key: Key) -> None:
         deployments=list(indexes.revisions.get(key, [])),
         services={svc: view for svc in names for view in indexes.services.get((namespace, svc), [])},
         terminating=Counter(indexes.terminating.get(key, [])),
+        templates=indexes.template,
     )
     await state.reconciler.reconcile(key, rollout, children, _wake)
 

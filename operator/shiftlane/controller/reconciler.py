@@ -19,7 +19,12 @@ from shiftlane.api.image_policy import ImagePolicy
 from shiftlane.api.spec import RolloutSpec
 from shiftlane.api.status import RolloutStatus
 from shiftlane.engine.interpret import interpret
-from shiftlane.engine.model import Decision, Event, ImageGate, Observation, Verdict
+from shiftlane.controller.analysis import AnalysisRunner, TemplateLookup
+from shiftlane.controller.analysis import verdicts as analysis_verdicts
+from shiftlane.controller.webhooks import WebhookCaller
+from shiftlane.controller.webhooks import track as track_webhooks
+from shiftlane.controller.webhooks import verdicts as webhook_verdicts
+from shiftlane.engine.model import Decision, Event, ImageGate, Observation
 from shiftlane.kube.client import api_message, namespace_terminating, refused
 from shiftlane.kube.labels import SERVICE_SUFFIXES, REVISION_LABEL, resource_version, revision_name, service_name
 from shiftlane.kube.revisions import RevisionWriter, observe_revision, revision_manifest
@@ -49,6 +54,7 @@ class Children:
     deployments: Sequence[dict[str, Any]] = ()  # slim revision Deployments
     services: Mapping[str, ServiceView] = field(default_factory=dict)  # the Services with the names it uses, by name
     terminating: Mapping[str, int] = field(default_factory=dict)  # revision -> its pods being deleted
+    templates: TemplateLookup = lambda ref, namespace: None  # the analysis templates the watch shows
 
 
 @dataclass
@@ -138,6 +144,9 @@ class Reconciler:
     routes: client.ApiClient | None = None
     # Registry checks for Rollouts with spec.imagePolicy; None checks nothing.
     images: ImageGatekeeper | None = None
+    # Runs the analyses and calls the webhooks the engine asks for; None runs and calls nothing.
+    analysis: AnalysisRunner | None = None
+    webhooks: WebhookCaller | None = None
     clock: Callable[[], float] = time.time
     _locks: dict[Key, asyncio.Lock] = field(default_factory=dict)
     _fresh: dict[Key, dict[str, Any]] = field(default_factory=dict)
@@ -203,6 +212,15 @@ class Reconciler:
             return
         now = self.clock()
         observation, services = await self._observe(key, rollout, spec, status, children, now)
+        # Measurements and webhook answers due now go into the status the engine reads: its verdicts
+        # come from there, and a restarted operator finds them there.
+        if self.analysis is not None:
+            await self.analysis.measure_due(rollout, spec, status, children.templates, _utc(now))
+            problem = self.analysis.problem(key[0], spec, children.templates)
+            observation = replace(observation, analysis=analysis_verdicts(status), analysis_problem=problem)
+        if self.webhooks is not None and spec.webhooks:
+            await self.webhooks.call_due(rollout, spec, status, _utc(now))
+            observation = replace(observation, webhooks=webhook_verdicts(status))
         backoff = self._backoffs.get(key)
         if backoff is not None and backoff.holds(now, observation.generation):
             # Between retries nothing is written to the cluster; a refusal stays visible in status.
@@ -212,6 +230,7 @@ class Reconciler:
             self._schedule(key, backoff.retry_at - now, wake)
             return
         decision = interpret(spec, status, observation, now)
+        decision = self._track_checks(key, decision, children, now)
         try:
             await self._apply(key, rollout, spec, decision, observation, services)
         except (client.ApiException, RouterError) as error:
@@ -227,7 +246,19 @@ class Reconciler:
             return
         self._backoffs.pop(key, None)
         await self._report(rollout, status, decision, now)
+        if self.webhooks is not None and spec.webhooks:
+            self.webhooks.notify(rollout, spec, decision.status, decision.events)
         self._schedule(key, decision.requeue_after, wake)
+
+    def _track_checks(self, key: Key, decision: Decision, children: Children, now: float) -> Decision:
+        """Start the analysis runs and webhook calls the Decision asks for; wake up for the next one due."""
+        wakes = [decision.requeue_after]
+        if self.analysis is not None:
+            wakes.append(self.analysis.track(decision.status, decision.analyses, key[0], children.templates, _utc(now)))
+        if self.webhooks is not None:
+            wakes.append(track_webhooks(decision.status, decision.webhooks, _utc(now)))
+        wakes = [w for w in wakes if w is not None]
+        return replace(decision, requeue_after=min(wakes) if wakes else None)
 
     async def _observe(
         self, key: Key, rollout: dict[str, Any], spec: RolloutSpec, status: RolloutStatus, children: Children, now: float
@@ -279,9 +310,6 @@ class Reconciler:
             template_error=template_error,
             image_check=image_check,
             rollback_image_missing=rollback_missing,
-            # No analysis provider is wired in yet: an analysis step pauses as inconclusive so a
-            # person decides (promote or abort); the analysis issue supplies real verdicts.
-            unknown_analysis=Verdict.INCONCLUSIVE,
         )
         return observation, services
 

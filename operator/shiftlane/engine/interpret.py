@@ -33,10 +33,20 @@ from shiftlane.api.status import (
     Undo,
 )
 from shiftlane.engine.conditions import Stall, conditions_for
-from shiftlane.engine.model import AnalysisRequest, Decision, Event, ImageGate, Observation, Traffic, Verdict
+from shiftlane.engine.model import (
+    AnalysisRequest,
+    Decision,
+    Event,
+    ImageGate,
+    Observation,
+    Traffic,
+    Verdict,
+    WebhookRequest,
+)
 from shiftlane.engine.plan import CompileError, compile_plan
 from shiftlane.engine.replicas import resolve, share
 from shiftlane.engine.steps import (
+    AwaitWebhook,
     Finish,
     Pause,
     Plan,
@@ -86,6 +96,7 @@ class Wait(str, Enum):
     ANALYSIS = "Analysis"  # the analysis has no verdict yet
     INCONCLUSIVE = "Inconclusive"  # a person decides: promote or abort
     FAILED = "Failed"  # the analysis failed: the rollout aborts
+    WEBHOOK = "Webhook"  # a gating webhook has not answered 2xx yet
 
 
 @dataclass(frozen=True)
@@ -96,7 +107,9 @@ class Gate:
     message: str = ""
     wake_at: float | None = None
     analysis: AnalysisRequest | None = None
+    webhooks: tuple[WebhookRequest, ...] = ()
     abort: str | None = None  # the step failed: abort with this message
+    abort_reason: str = "AnalysisFailed"
 
 
 DONE = Gate()
@@ -104,9 +117,9 @@ _PAUSED_WAITS = {Wait.PAUSE, Wait.PROMOTION, Wait.INCONCLUSIVE}
 _DEADLINE_WAITS = {Wait.PODS, Wait.TRAFFIC}
 
 
-def analysis_key(revision: str, attempt: int, step_index: int) -> str:
+def analysis_key(revision: str, attempt: int, step: int | str) -> str:
     """One verdict per rollout attempt and step: a retry or a redeploy never reuses an old verdict."""
-    return f"{revision}-{attempt}-{step_index}"
+    return f"{revision}-{attempt}-{step}"
 
 
 def interpret(spec: RolloutSpec, status: RolloutStatus, observation: Observation, now: float) -> Decision:
@@ -136,6 +149,9 @@ class _Interpretation:
         self.events: list[Event] = []
         self.wake: list[float] = []
         self.analyses: list[AnalysisRequest] = []
+        self.webhook_requests: list[WebhookRequest] = []
+        # A failed check with rollbackOnFailure false: the rollout freezes with this message.
+        self.frozen: str | None = None
         self.replicas = spec.replicas
         self.stall: Stall | None = None
 
@@ -237,6 +253,9 @@ class _Interpretation:
             self.apply_step_commands(command, plan)
         if s.aborted:
             return self.aborted(plan)
+        if obs.analysis_problem:
+            s.step_count = len(plan.steps)
+            return self.stalled("AnalysisTemplateInvalid", f"{obs.analysis_problem}; the rollout holds where it is")
         return self.advance(plan)
 
     # --- commands --------------------------------------------------------------------------
@@ -261,7 +280,10 @@ class _Interpretation:
             self.event("RolloutRetried", "retrying the rollout from the first step")
         elif command.name == "promote" and not s.aborted:
             s.paused_by_user = False
-            if isinstance(plan.steps[index], (Pause, RunAnalysis)):
+            if self.background_verdict(plan) is Verdict.INCONCLUSIVE:
+                rollout.background_run += 1  # accepted by a person: a fresh background run from here
+                self.event("Promoted", "inconclusive background analysis accepted; it runs again from here")
+            elif isinstance(plan.steps[index], (Pause, RunAnalysis, AwaitWebhook)):
                 self.move_to(index + 1)
                 self.event("Promoted", f"step {index} ({plan.steps[index].describe()}) skipped by promote")
         elif command.name == "promoteFull" and not s.aborted:
@@ -381,9 +403,12 @@ class _Interpretation:
         while True:
             step = plan.steps[index]
             shape = fold(self.applied_steps(plan, index), self.replicas)
-            gate = self.gate(step, index, shape, plan)
+            gate = self.background_gate(plan, index)
             self.take(gate)
-            if gate.wait is not None or self.paused:
+            if gate.wait is None:
+                gate = self.gate(step, index, shape, plan)
+                self.take(gate)
+            if gate.wait is not None or self.paused or self.frozen:
                 break
             if isinstance(step, Finish) or index + 1 >= len(plan.steps):
                 return self.finish(step)
@@ -391,6 +416,9 @@ class _Interpretation:
             index += 1
             self.move_to(index)
         s.current_step_index = index
+        if self.frozen:
+            return self.stalled("AnalysisFailed", f"{self.frozen}; rollbackOnFailure is false, so traffic stays"
+                                " where it is: abort rolls back, promote goes on")
         waiting = gate.message
         phase = Phase.PAUSED if gate.wait in _PAUSED_WAITS else Phase.PROGRESSING
         if self.paused:
@@ -405,13 +433,45 @@ class _Interpretation:
         return self.decision(plan.mode, shape, phase, f"step {index}/{len(plan.steps)}: {waiting}")
 
     def take(self, gate: Gate) -> None:
-        """Carry out what a gate implies: a wake-up, an analysis to run, an abort."""
+        """Carry out what a gate implies: a wake-up, an analysis or webhook to run, an abort."""
         if gate.wake_at is not None:
             self.wake_at(gate.wake_at)
-        if gate.analysis is not None:
+        if gate.analysis is not None and gate.analysis not in self.analyses:
             self.analyses.append(gate.analysis)
+        self.webhook_requests += [w for w in gate.webhooks if w not in self.webhook_requests]
         if gate.abort and not self.s.aborted:
-            self.abort("AnalysisFailed", gate.abort)
+            if self.spec.rollback_on_failure:
+                self.abort(gate.abort_reason, gate.abort)
+            else:
+                self.frozen = gate.abort
+
+    def background_key(self) -> str:
+        run = self.s.rollout.background_run if self.s.rollout else 0
+        return analysis_key(self.s.canary_revision, self.attempt, f"background-{run}")
+
+    def background_verdict(self, plan: Plan) -> Verdict | None:
+        if plan.background is None or self.index(plan) < plan.background_from:
+            return None
+        return self.obs.analysis.get(self.background_key(), Verdict.RUNNING)
+
+    def background_gate(self, plan: Plan, index: int) -> Gate:
+        """canary.analysis runs beside the steps from its starting step; its failure aborts any step."""
+        if plan.background is None or index < plan.background_from:
+            return DONE
+        key = self.background_key()
+        request = AnalysisRequest(key, plan.background, background=True)
+        verdict = self.obs.analysis.get(key, Verdict.RUNNING)
+        if verdict is Verdict.FAILED:
+            return Gate(Wait.FAILED, "background analysis failed", abort=self.analysis_failure(key, plan.background))
+        if verdict is Verdict.INCONCLUSIVE:
+            return Gate(Wait.INCONCLUSIVE, "background analysis inconclusive: promote to continue or abort", analysis=request)
+        return Gate(analysis=request)
+
+    def analysis_failure(self, key: str, step: RunAnalysis) -> str:
+        """The run's own account (which metric, which value), as the analysis runner recorded it."""
+        run = next((r for r in self.original.analysis_runs if r.key == key), None)
+        detail = f": {run.message}" if run is not None and run.message else ""
+        return f"{step.describe()} failed{detail}"
 
     def applied_steps(self, plan: Plan, index: int) -> tuple[Step, ...]:
         """The steps whose effects hold at `index`: those skipped by promote --full never took effect."""
@@ -448,16 +508,26 @@ class _Interpretation:
             return Gate(Wait.PAUSE, f"paused until {_rfc3339(ends)}", wake_at=ends)
         if isinstance(step, RunAnalysis):
             key = analysis_key(canary, self.attempt, index)
-            verdict = self.obs.analysis.get(key, self.obs.unknown_analysis)
-            templates = ", ".join(step.templates)
+            verdict = self.obs.analysis.get(key, Verdict.RUNNING)
             if verdict is Verdict.SUCCESSFUL:
                 return DONE
             if verdict is Verdict.FAILED:
-                return Gate(Wait.FAILED, "analysis failed", abort=f"analysis {templates} failed; aborting")
-            request = AnalysisRequest(key, step.templates)
+                return Gate(Wait.FAILED, "analysis failed", abort=self.analysis_failure(key, step))
+            request = AnalysisRequest(key, step)
             if verdict is Verdict.INCONCLUSIVE:
                 return Gate(Wait.INCONCLUSIVE, "analysis inconclusive: promote to continue or abort", analysis=request)
-            return Gate(Wait.ANALYSIS, f"analysis {templates} running", analysis=request)
+            return Gate(Wait.ANALYSIS, f"{step.describe()} running", analysis=request)
+        if isinstance(step, AwaitWebhook):
+            requests = tuple(WebhookRequest(analysis_key(canary, self.attempt, name), name) for name in step.names)
+            verdicts = {r.webhook: self.obs.webhooks.get(r.key, Verdict.RUNNING) for r in requests}
+            failed = [name for name, v in verdicts.items() if v is Verdict.FAILED]
+            if failed:
+                return Gate(Wait.FAILED, "webhook failed", webhooks=requests, abort_reason="WebhookFailed",
+                            abort=f"{step.type} webhook {', '.join(failed)} did not answer 2xx within its retries")
+            waiting = [name for name, v in verdicts.items() if v is not Verdict.SUCCESSFUL]
+            if not waiting:
+                return DONE
+            return Gate(Wait.WEBHOOK, f"waiting for {step.type} webhook {', '.join(waiting)} to answer 2xx", webhooks=requests)
         return DONE  # Finish takes effect as soon as it is applied
 
     def router_holds(self, plan: Plan, what: str, wanted: int | bool) -> Gate:
@@ -574,10 +644,17 @@ class _Interpretation:
 
     def held_weights(self) -> dict[str, int]:
         """The weights last decided, where they still add up; else all on stable."""
+        ready = {name: o.ready for name, o in self.obs.revisions.items() if o.ready > 0}
+        if ready and self.steady_mode() is TrafficMode.SHARE:
+            return _largest_remainder(ready)  # every pod serves: the weights are the ready pods' shares
         kept = {name: w for name, w in self.previous_weights.items() if w > 0}
-        if sum(kept.values()) == 100:
+        if sum(kept.values()) == 100 and all(self.ready(name) for name in kept):
             return kept
-        return {self.s.stable_revision: 100} if self.s.stable_revision else {}
+        # Pods that served are gone meanwhile: traffic only where pods are ready, stable first.
+        stable = self.s.stable_revision
+        if self.ready(stable) or not ready:
+            return {stable: 100} if stable else {}
+        return _largest_remainder(ready)
 
     def hold(self, error: Exception) -> Decision:
         """A bug in this module: hold the cluster as observed and say so, instead of crash-looping."""
@@ -731,6 +808,7 @@ class _Interpretation:
             status=s,
             events=tuple(self.events),
             analyses=tuple(self.analyses),
+            webhooks=tuple(self.webhook_requests),
             requeue_after=min(self.wake) if self.wake else None,
         )
 
@@ -750,7 +828,9 @@ class _Interpretation:
     def fill_status(self, weights: dict[str, int], traffic: Traffic, phase: Phase, message: str) -> None:
         s, obs = self.s, self.obs
         stable, canary = s.stable_revision, s.canary_revision
-        shown = [r for r in dict.fromkeys([stable, canary, s.scale_down_revision]) if r]
+        # Every revision that takes traffic is shown, a superseded one too: held weights are read back from here.
+        serving = sorted(r for r, w in weights.items() if w > 0)
+        shown = [r for r in dict.fromkeys([stable, canary, s.scale_down_revision, *serving]) if r]
         s.revisions = [
             RevisionStatus(
                 name=r,

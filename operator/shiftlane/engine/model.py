@@ -8,6 +8,7 @@ from enum import Enum
 
 from shiftlane.api.spec import RequestMatch
 from shiftlane.api.status import Command, RolloutStatus
+from shiftlane.engine.steps import RunAnalysis
 
 
 class Verdict(str, Enum):
@@ -76,7 +77,7 @@ class Observation:
     generation: int
     template_revision: str  # the revision the spec's pod template names
     revisions: Mapping[str, RevisionObservation] = field(default_factory=dict)
-    analysis: Mapping[str, Verdict] = field(default_factory=dict)
+    analysis: Mapping[str, Verdict] = field(default_factory=dict)  # by AnalysisRequest key
     routers: frozenset[str] = frozenset()
     command: Command | None = None
     # Service suffix ("", "stable", "canary") -> the revision its selector names now (None: every
@@ -96,8 +97,12 @@ class Observation:
     rollback_image_missing: str | None = None
     # The router's objects as read back, when the strategy names a router this build drives.
     router: RouterState | None = None
-    # The verdict of an analysis with no result in `analysis` yet.
-    unknown_analysis: Verdict = Verdict.RUNNING
+    # Gating webhooks' answers by WebhookRequest key: SUCCESSFUL (2xx), FAILED (preRollout out of
+    # retries), RUNNING otherwise.
+    webhooks: Mapping[str, Verdict] = field(default_factory=dict)
+    # Why the analysis templates the strategy names cannot run (missing, or a condition that does not
+    # compile): a rollout in flight stalls naming the template.
+    analysis_problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -117,8 +122,15 @@ class Traffic:
 
 @dataclass(frozen=True)
 class AnalysisRequest:
-    key: str  # unique per revision and step, so a verdict is never reused for another rollout
-    templates: tuple[str, ...]
+    key: str  # unique per revision, attempt and step, so a verdict is never reused for another rollout
+    analysis: RunAnalysis
+    background: bool = False
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    key: str  # unique per revision, attempt and webhook name
+    webhook: str  # its name in spec.webhooks
 
 
 @dataclass(frozen=True)
@@ -130,4 +142,5 @@ class Decision:
     status: RolloutStatus
     events: tuple[Event, ...] = ()
     analyses: tuple[AnalysisRequest, ...] = ()
+    webhooks: tuple[WebhookRequest, ...] = ()
     requeue_after: float | None = None

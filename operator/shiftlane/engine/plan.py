@@ -16,6 +16,7 @@ from shiftlane.engine.strategies.recreate import compile_recreate
 from shiftlane.engine.strategies.rolling import compile_rolling
 from shiftlane.engine.strategies.rolling_batches import compile_rolling_batches
 from shiftlane.engine.strategies.shadow import compile_shadow
+from shiftlane.engine.webhooks import with_webhooks
 
 _BY_NAME = {
     "recreate": compile_recreate,
@@ -31,6 +32,10 @@ _BY_NAME = {
 
 def compile_plan(spec: RolloutSpec, routers: Set[str] = frozenset()) -> Plan:
     """`routers` names the traffic routers this operator build can drive."""
+    return with_webhooks(_compile_strategy(spec, routers), spec.webhooks)
+
+
+def _compile_strategy(spec: RolloutSpec, routers: Set[str]) -> Plan:
     strategy = spec.strategy
     routing = strategy.traffic_routing
     router_ready = routing is not None and routing.router in routers

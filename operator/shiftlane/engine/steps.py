@@ -66,11 +66,34 @@ class Pause:
 
 
 @dataclass(frozen=True)
+class TemplateName:
+    name: str
+    cluster_scope: bool = False  # a ClusterAnalysisTemplate
+
+    def __str__(self) -> str:
+        return f"cluster/{self.name}" if self.cluster_scope else self.name
+
+
+@dataclass(frozen=True)
 class RunAnalysis:
-    templates: tuple[str, ...]
+    """Run the templates' metrics; done when the run succeeds. Background runs beside the steps."""
+
+    templates: tuple[TemplateName, ...]
+    args: tuple[tuple[str, str], ...] = ()  # (name, value) the Rollout gives the templates' args
 
     def describe(self) -> str:
-        return "analysis " + ", ".join(self.templates)
+        return "analysis " + ", ".join(map(str, self.templates))
+
+
+@dataclass(frozen=True)
+class AwaitWebhook:
+    """Call the webhooks of one type (confirmRollout, preRollout, confirmPromotion); done when each answers 2xx."""
+
+    type: str
+    names: tuple[str, ...]
+
+    def describe(self) -> str:
+        return f"{self.type} webhook " + ", ".join(self.names)
 
 
 @dataclass(frozen=True)
@@ -84,7 +107,7 @@ class Finish:
         return f"promote canary to stable, scale old down{delay}"
 
 
-Step = Scale | SetWeight | SetHeaderRoute | SetMirror | Pause | RunAnalysis | Finish
+Step = Scale | SetWeight | SetHeaderRoute | SetMirror | Pause | RunAnalysis | AwaitWebhook | Finish
 
 
 class TrafficMode(str, Enum):
@@ -103,11 +126,14 @@ class Plan:
     # What each step means in the strategy (the user's canary step, the batch, the share reached),
     # non-decreasing: after a replica change the rollout resumes at the same meaning.
     origins: tuple[int, ...] = ()
+    # canary.analysis: runs from step `background_from` until the rollout completes.
+    background: RunAnalysis | None = None
+    background_from: int = 0
 
     @property
     def hash(self) -> str:
         """Names this exact plan, so a step index is never read against a different one."""
-        text = repr((self.mode.value, self.steps, self.origins, self.full_promotion_index))
+        text = repr((self.mode.value, self.steps, self.origins, self.full_promotion_index, self.background, self.background_from))
         return hashlib.sha256(text.encode()).hexdigest()[:10]
 
     def resume_index(self, origin: int) -> int:

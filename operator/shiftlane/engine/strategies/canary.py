@@ -6,6 +6,7 @@ from shiftlane.engine.strategies.common import (
     PlanBuilder,
     analysis_steps,
     promotion_tail,
+    run_analysis,
     shift_replicas,
     shift_share,
 )
@@ -39,4 +40,5 @@ def compile_canary(config: Canary, replicas: int, mode: TrafficMode, note: str =
             plan.add(origin, *analysis_steps(step.analysis))
     plan.mark_full_promotion()
     plan.add(len(config.steps), *promotion_tail(replicas, mode))
-    return plan.build(note)
+    background = run_analysis(config.analysis) if config.analysis else None
+    return plan.build(note, background, config.analysis.starting_step if config.analysis else 0)

@@ -16,6 +16,7 @@ from shiftlane.engine.steps import (
     SetMirror,
     SetWeight,
     Step,
+    TemplateName,
     TrafficMode,
 )
 
@@ -23,8 +24,15 @@ class CompileError(ValueError):
     """The spec asks for something this operator cannot do; it ends as a Stalled condition."""
 
 
+def run_analysis(analysis: Analysis) -> RunAnalysis:
+    return RunAnalysis(
+        tuple(TemplateName(t.name, t.cluster_scope) for t in analysis.templates),
+        tuple((a.name, a.value) for a in analysis.args),
+    )
+
+
 def analysis_steps(analysis: Analysis | None) -> list[Step]:
-    return [RunAnalysis(tuple(t.name for t in analysis.templates))] if analysis else []
+    return [run_analysis(analysis)] if analysis else []
 
 
 def shift_replicas(new: int, old: int) -> list[Step]:
@@ -60,7 +68,8 @@ class PlanBuilder:
         """promote --full jumps to the next step added."""
         self._full_from = len(self._steps)
 
-    def build(self, note: str = "") -> Plan:
+    def build(self, note: str = "", background: RunAnalysis | None = None, background_origin: int = 0) -> Plan:
+        """`background` runs from the first step whose origin is `background_origin` or later."""
         shape: dict[object, object] = {Role.CANARY: 0, Role.STABLE: self.replicas, SetWeight: 0, SetHeaderRoute: (), SetMirror: 0}
         kept: list[tuple[int, Step]] = []
         full = None
@@ -74,12 +83,15 @@ class PlanBuilder:
                 shape[key] = value
             kept.append((origin, step))
         full = len(kept) - 1 if full is None else min(full, len(kept) - 1)
+        origins = tuple(o for o, _ in kept)
         return Plan(
             steps=tuple(s for _, s in kept),
             mode=self.mode,
             full_promotion_index=full,
             note=note,
-            origins=tuple(o for o, _ in kept),
+            origins=origins,
+            background=background,
+            background_from=next((i for i, o in enumerate(origins) if o >= background_origin), len(kept) - 1),
         )
 
 
