@@ -4,6 +4,7 @@ resolved once and refreshed by botocore, instead of an STS call per measurement.
 from __future__ import annotations
 
 import functools
+import os
 import threading
 
 import boto3
@@ -32,7 +33,8 @@ def credentials() -> ReadOnlyCredentials:
 
 
 def region(explicit: str | None) -> str:
-    chosen = explicit or _session().region_name
+    # botocore reads AWS_DEFAULT_REGION; EKS also sets AWS_REGION, which SDKs of other languages read.
+    chosen = explicit or _session().region_name or os.environ.get("AWS_REGION")
     if not chosen:
         raise ProviderError("no AWS region: set region, or AWS_REGION for the operator")
     return chosen

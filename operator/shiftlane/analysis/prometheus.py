@@ -10,11 +10,10 @@ Prometheus' NaN and ±Inf come through as float('nan') and ±inf.
 
 from __future__ import annotations
 
+import base64
 import time
 from typing import Any
 from urllib.parse import urlencode
-
-import aiohttp
 
 from shiftlane.analysis.http import HttpAnswer, send, tls_setting
 from shiftlane.analysis.measurement import Measurement, ProviderContext, ProviderError
@@ -64,7 +63,8 @@ async def _authenticated(auth: PrometheusAuthentication | None, context: Provide
     if auth.basic is not None:
         username = await secret_value(context, auth.basic.secret_name, auth.basic.username_key)
         password = await secret_value(context, auth.basic.secret_name, auth.basic.password_key)
-        return {**headers, "Authorization": aiohttp.BasicAuth(username, password).encode()}
+        credentials = base64.b64encode(f"{username}:{password}".encode()).decode()
+        return {**headers, "Authorization": f"Basic {credentials}"}
     assert auth.sigv4 is not None  # the CRD's rule: exactly one
     return await signed_headers(auth.sigv4, "POST", url, body, headers)
 
