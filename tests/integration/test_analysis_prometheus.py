@@ -65,7 +65,7 @@ async def namespace(api):
 
 
 def prometheus(address: str, query: str, **more: object):
-    return provider("prometheus", address=address, query=query, timeout="5s", **more)
+    return provider("prometheus", address=address, query=query, **{"timeout": "5s", **more})
 
 
 async def test_an_instant_query_decides_by_its_value(prom, api) -> None:
