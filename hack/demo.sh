@@ -24,7 +24,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-kubectl apply --server-side --force-conflicts -f crds/rollouts.shiftlane.io.yaml >/dev/null
+kubectl apply --server-side --force-conflicts -f crds/rollouts.shiftlane.io.yaml -f crds/analysistemplates.shiftlane.io.yaml >/dev/null
 kubectl wait --for=condition=Established crd/rollouts.shiftlane.io --timeout=30s >/dev/null
 shiftlane run --metrics-port "$METRICS_PORT" --health-port "$HEALTH_PORT" >"$LOG" 2>&1 &
 OPERATOR=$!

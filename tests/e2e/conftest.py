@@ -27,6 +27,7 @@ from moto.server import ThreadedMotoServer
 from tests.e2e.helpers import BIN, GROUP_RESOURCE, REPO, Namespace, kubectl, wait_for
 
 CRD_FILE = REPO / "crds" / "rollouts.shiftlane.io.yaml"
+ANALYSIS_CRD_FILE = REPO / "crds" / "analysistemplates.shiftlane.io.yaml"
 CHART = REPO / "charts" / "shiftlane"
 RELEASE = "shiftlane"
 RELEASE_NAMESPACE = "shiftlane-system"
@@ -134,8 +135,9 @@ class Operator:
 def crd() -> None:
     ready = kubectl("get", "--raw", "/readyz", "--request-timeout=10s", check=False)
     assert ready.returncode == 0, f"API server in KUBECONFIG={os.environ.get('KUBECONFIG')} is not ready: {ready.stderr}"
-    kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRD_FILE))
-    kubectl("wait", "--for=condition=Established", f"crd/{GROUP_RESOURCE}", "--timeout=60s")
+    kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRD_FILE), "-f", str(ANALYSIS_CRD_FILE))
+    kubectl("wait", "--for=condition=Established", f"crd/{GROUP_RESOURCE}", "crd/analysistemplates.shiftlane.io",
+            "crd/clusteranalysistemplates.shiftlane.io", "--timeout=60s")
     # Established can precede discovery by a moment.
     wait_for(lambda: kubectl("get", GROUP_RESOURCE, "-A", "-o", "name", check=False).returncode == 0,
              30, "rollouts.shiftlane.io to be served")

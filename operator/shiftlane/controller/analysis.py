@@ -19,7 +19,7 @@ from kubernetes_asyncio import client
 from pydantic import ValidationError
 
 from shiftlane.analysis.arguments import MissingArgument
-from shiftlane.analysis.condition import InvalidCondition, compile_condition, judge
+from shiftlane.analysis.condition import InvalidCondition, assess, compile_condition
 from shiftlane.analysis.measurement import Measurement, ProviderContext
 from shiftlane.analysis.providers import measure as measure_with_provider
 from shiftlane.analysis.run import Outcome, due, give_up, new_run, record, settle
@@ -102,25 +102,26 @@ class AnalysisRunner:
     measure: Measure = measure_with_provider
     _checked: dict[tuple[str, int], Template] = field(default_factory=dict)
 
-    def template(self, ref: TemplateName, namespace: str, lookup: TemplateLookup) -> Template:
+    async def template(self, ref: TemplateName, namespace: str, lookup: TemplateLookup) -> Template:
+        """The template checked once per generation (compiling a condition is a call to the CEL child process)."""
         body = lookup(ref, namespace)
         if body is None:
-            kind = "ClusterAnalysisTemplate" if ref.cluster_scope else f"AnalysisTemplate {namespace}/"
-            return Template(ref.name, None, f"{kind}{' ' if ref.cluster_scope else ''}{ref.name} not found")
+            where = "ClusterAnalysisTemplate " if ref.cluster_scope else f"AnalysisTemplate {namespace}/"
+            return Template(ref.name, None, f"{where}{ref.name} not found")
         meta = body["metadata"]
         key = (meta.get("uid", ref.name), meta.get("generation", 0))
         if key not in self._checked:
             if len(self._checked) > 4096:  # templates edited many times: start the cache over
                 self._checked.clear()
-            self._checked[key] = check_template(body)
+            self._checked[key] = await asyncio.to_thread(check_template, body)
         return self._checked[key]
 
-    def problem(self, namespace: str, spec: RolloutSpec, lookup: TemplateLookup) -> str | None:
+    async def problem(self, namespace: str, spec: RolloutSpec, lookup: TemplateLookup) -> str | None:
         """Why an analysis the strategy names cannot run: a template missing, invalid, or an argument without a value."""
         for analysis in analyses_of(spec):
             given = dict(analysis.args)
             for ref in analysis.templates:
-                template = self.template(ref, namespace, lookup)
+                template = await self.template(ref, namespace, lookup)
                 if template.error:
                     return template.error
                 unset = [a.name for a in template.spec.args if a.value is None and a.value_from is None and a.name not in given]
@@ -143,7 +144,7 @@ class AnalysisRunner:
 
     async def _measure_one(self, rollout, spec, status, run, metric_status, lookup, namespace, now) -> None:
         ref = next((r for a in analyses_of(spec) for r in a.templates if r.name == metric_status.template), None)
-        template = self.template(ref, namespace, lookup) if ref else None
+        template = await self.template(ref, namespace, lookup) if ref else None
         metric = _metric(template, metric_status.name)
         if metric is None:
             why = template.error if template and template.error else f"metric {metric_status.name} is no longer in {metric_status.template}"
@@ -164,14 +165,14 @@ class AnalysisRunner:
         if measurement.pending:
             metric_status.next_measurement_at = now + timedelta(seconds=PENDING_POLL_SECONDS)
             return
-        phase = AnalysisPhase(judge(measurement, metric.success_condition, metric.failure_condition).value)
+        verdict = await asyncio.to_thread(assess, measurement, metric.success_condition, metric.failure_condition)
         record(metric_status, metric, Outcome(
-            phase=phase, started_at=now, finished_at=max(finished, now),
-            value=_value_text(measurement.value), message=measurement.error, query=measurement.query,
+            phase=AnalysisPhase(verdict.phase.value), started_at=now, finished_at=max(finished, now),
+            value=_value_text(measurement.value), message=verdict.message, query=measurement.query,
         ))
 
-    def track(self, status: RolloutStatus, requests: Iterable[AnalysisRequest], namespace: str,
-              lookup: TemplateLookup, now: datetime) -> float | None:
+    async def track(self, status: RolloutStatus, requests: Iterable[AnalysisRequest], namespace: str,
+                    lookup: TemplateLookup, now: datetime) -> float | None:
         """Start the runs the engine asked for, pause the others, keep the newest few; seconds to the next measurement."""
         requested = {r.key: r for r in requests}
         known = {run.key for run in status.analysis_runs}
@@ -180,7 +181,7 @@ class AnalysisRunner:
                 continue
             pairs = []
             for ref in request.analysis.templates:
-                template = self.template(ref, namespace, lookup)
+                template = await self.template(ref, namespace, lookup)
                 pairs += [(ref.name, m) for m in (template.spec.metrics if template.spec else [])]
             status.analysis_runs.append(new_run(key, [str(t) for t in request.analysis.templates], pairs, now))
         for run in status.analysis_runs:

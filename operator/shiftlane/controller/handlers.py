@@ -129,7 +129,7 @@ async def _template_changed(body: kopf.Body, namespace: str | None, name: str, k
     """Mark the template Valid or not, and reconcile the Rollouts that name it (a stall may clear)."""
     plain = _plain(body)
     if state.templates is not None and not body.get("metadata", {}).get("deletionTimestamp") and kwargs.get("type") != "DELETED":
-        await state.templates.mark(plain, check_template(plain))
+        await state.templates.mark(plain, await asyncio.to_thread(check_template, plain))
     for key, bodies in list(kwargs["shiftlane_rollouts"].items()):
         if (namespace is None or key[0] == namespace) and any(names_template(b, name, namespace is None) for b in bodies):
             await _reconcile(key, kwargs)

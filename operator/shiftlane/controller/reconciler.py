@@ -216,7 +216,7 @@ class Reconciler:
         # come from there, and a restarted operator finds them there.
         if self.analysis is not None:
             await self.analysis.measure_due(rollout, spec, status, children.templates, _utc(now))
-            problem = self.analysis.problem(key[0], spec, children.templates)
+            problem = await self.analysis.problem(key[0], spec, children.templates)
             observation = replace(observation, analysis=analysis_verdicts(status), analysis_problem=problem)
         if self.webhooks is not None and spec.webhooks:
             await self.webhooks.call_due(rollout, spec, status, _utc(now))
@@ -230,7 +230,7 @@ class Reconciler:
             self._schedule(key, backoff.retry_at - now, wake)
             return
         decision = interpret(spec, status, observation, now)
-        decision = self._track_checks(key, decision, children, now)
+        decision = await self._track_checks(key, decision, children, now)
         try:
             await self._apply(key, rollout, spec, decision, observation, services)
         except (client.ApiException, RouterError) as error:
@@ -250,11 +250,11 @@ class Reconciler:
             self.webhooks.notify(rollout, spec, decision.status, decision.events)
         self._schedule(key, decision.requeue_after, wake)
 
-    def _track_checks(self, key: Key, decision: Decision, children: Children, now: float) -> Decision:
+    async def _track_checks(self, key: Key, decision: Decision, children: Children, now: float) -> Decision:
         """Start the analysis runs and webhook calls the Decision asks for; wake up for the next one due."""
         wakes = [decision.requeue_after]
         if self.analysis is not None:
-            wakes.append(self.analysis.track(decision.status, decision.analyses, key[0], children.templates, _utc(now)))
+            wakes.append(await self.analysis.track(decision.status, decision.analyses, key[0], children.templates, _utc(now)))
         if self.webhooks is not None:
             wakes.append(track_webhooks(decision.status, decision.webhooks, _utc(now)))
         wakes = [w for w in wakes if w is not None]
