@@ -95,6 +95,19 @@ There is deliberately no rule for secrets or configmaps.
 - apiGroups: ["shiftlane.io"]
   resources: ["rollouts/scale"]
   verbs: ["get", "patch", "update"]
+# Analysis: templates are read and marked Valid; the job provider runs Jobs; providers read auth Secrets.
+- apiGroups: ["shiftlane.io"]
+  resources: ["analysistemplates"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["shiftlane.io"]
+  resources: ["analysistemplates/status"]
+  verbs: ["patch"]
+- apiGroups: ["batch"]
+  resources: ["jobs"]
+  verbs: ["get", "create"]
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get"]
 # Workloads and Services the operator owns.
 - apiGroups: ["apps"]
   resources: ["deployments"]
@@ -132,4 +145,14 @@ There is deliberately no rule for secrets or configmaps.
 {{- with .Values.rbac.extraRules }}
 {{ toYaml . }}
 {{- end }}
+{{- end }}
+
+{{/* ClusterAnalysisTemplates are cluster-scoped: read (and marked Valid) in either install mode. */}}
+{{- define "shiftlane.clusterTemplateRules" -}}
+- apiGroups: ["shiftlane.io"]
+  resources: ["clusteranalysistemplates"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["shiftlane.io"]
+  resources: ["clusteranalysistemplates/status"]
+  verbs: ["patch"]
 {{- end }}
