@@ -12,14 +12,17 @@ LOG=$(mktemp -t shiftlane-operator.XXXX.log)
 METRICS_PORT=${SHIFTLANE_DEMO_METRICS_PORT:-18080}
 HEALTH_PORT=${SHIFTLANE_DEMO_HEALTH_PORT:-18081}
 GATEWAY=127.0.0.1:${SHIFTLANE_GATEWAY_PORT:-20080}
+ROLLOUT=checkout
 HOST=checkout.demo.test  # the HTTPRoute's hostname in examples/canary.yaml
+PROMETHEUS_PORT=19090    # examples/analysis.yaml's template asks Prometheus here
 REQUESTS=200             # per printed line
 
 bash hack/cluster.sh up
 export KUBECONFIG=${SHIFTLANE_CLUSTER_DIR:-/tmp/shiftlane-cluster}/kubeconfig
-OPERATOR=
+OPERATOR= PROMETHEUS=
 cleanup() {
   [ -n "$OPERATOR" ] && kill "$OPERATOR" 2>/dev/null && wait "$OPERATOR" 2>/dev/null || true
+  [ -n "$PROMETHEUS" ] && kill "$PROMETHEUS" 2>/dev/null && wait "$PROMETHEUS" 2>/dev/null || true
   [ "${DEMO_KEEP:-0}" = 1 ] || bash hack/cluster.sh down >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
@@ -64,9 +67,9 @@ live_split() {
 follow() {
   local until_phase=$1 last="" printed=0 phase step weight stable canary message pods state
   for _ in $(seq 1 600); do
-    IFS='|' read -r phase step weight stable canary message < <(kubectl get rollout.shiftlane.io checkout -n "$NS" \
+    IFS='|' read -r phase step weight stable canary message < <(kubectl get rollout.shiftlane.io "$ROLLOUT" -n "$NS" \
       -o jsonpath='{.status.phase}|{.status.currentStepIndex}|{.status.canaryWeight}|{.status.stableRevision}|{.status.canaryRevision}|{.status.message}{"\n"}')
-    pods=$(kubectl get deploy -n "$NS" -l shiftlane.io/rollout=checkout -o jsonpath='{range .items[*]}{.metadata.labels.shiftlane\.io/revision}={.status.readyReplicas}/{.spec.replicas} {end}' | sed 's|=/|=0/|g')
+    pods=$(kubectl get deploy -n "$NS" -l shiftlane.io/rollout="$ROLLOUT" -o jsonpath='{range .items[*]}{.metadata.labels.shiftlane\.io/revision}={.status.readyReplicas}/{.spec.replicas} {end}' | sed 's|=/|=0/|g')
     state="$phase $step $weight $pods"
     if [ "$state" != "$last" ] || ((SECONDS - printed >= 3)); then
       printf '%s  %-11s step %-2s weight %3s%%  %-31s  %-26s  %s\n' "$(date +%T)" "$phase" "${step:--}" "$weight" \
@@ -101,3 +104,49 @@ curl -s "127.0.0.1:$METRICS_PORT/metrics" | grep '^shiftlane_router_updates_tota
 echo; echo "== events"
 RID=$(kubectl get rollout.shiftlane.io checkout -n "$NS" -o jsonpath='{.metadata.uid}')  # not an earlier run's
 kubectl get events -n "$NS" --field-selector "involvedObject.kind=Rollout,involvedObject.uid=$RID" --sort-by=.lastTimestamp -o custom-columns=REASON:.reason,MESSAGE:.message
+
+echo; echo "== analysis decides: Prometheus on 127.0.0.1:$PROMETHEUS_PORT scrapes the pods' answers"
+PROMDIR=$(mktemp -d -t shiftlane-prometheus.XXXX)
+cat >"$PROMDIR/prometheus.yml" <<YAML
+global: {scrape_interval: 1s, evaluation_interval: 1s}
+scrape_configs:
+  - job_name: podserver
+    static_configs: [{targets: ["127.0.0.1:${SHIFTLANE_PODSERVER_METRICS_PORT:-20090}"]}]
+YAML
+prometheus --config.file="$PROMDIR/prometheus.yml" --storage.tsdb.path="$PROMDIR/data" \
+  --web.listen-address="127.0.0.1:$PROMETHEUS_PORT" --log.level=warn >"$PROMDIR/log" 2>&1 &
+PROMETHEUS=$!
+until curl -sf "127.0.0.1:$PROMETHEUS_PORT/-/ready" >/dev/null; do sleep 0.3; done
+ROLLOUT=payments HOST=payments.demo.test
+kubectl delete rollout.shiftlane.io payments -n "$NS" --ignore-not-found >/dev/null
+kubectl apply -n "$NS" -f examples/analysis.yaml
+kubectl wait -n "$NS" --for=condition=Ready rollout.shiftlane.io/payments --timeout=60s >/dev/null
+for _ in $(seq 1 60); do
+  case "$(live_split)" in *failed*) sleep 0.5 ;; *) break ;; esac
+done
+# Steady requests in the background, so each revision has answers for Prometheus to count.
+( while :; do curl -s -o /dev/null -H "Host: $HOST" "http://$GATEWAY/[1-20]"; sleep 0.1; done ) & LOAD=$!
+# The analysis run's last measurement, as status keeps it.
+measured() {
+  kubectl get rollout.shiftlane.io payments -n "$NS" -o jsonpath='{range .status.analysisRuns[-1:]}{.phase}: {range .metrics[*]}{.name} values [{range .measurements[*]}{.value} {end}] {end}{end}'
+}
+follow_analysis() {
+  local last="" line
+  for _ in $(seq 1 400); do
+    line="$(kubectl get rollout.shiftlane.io payments -n "$NS" -o jsonpath='{.status.phase} step {.status.currentStepIndex} weight {.status.canaryWeight}%')  $(measured)"
+    [ "$line" != "$last" ] && printf '%s  %s\n' "$(date +%T)" "$line" && last=$line
+    case "$line" in "$1"*) return 0 ;; esac
+    sleep 0.5
+  done
+  return 1
+}
+echo; echo "== payments 2.0.1 (answers every request): promoted by analysis alone"
+kubectl shiftlane set image payments app=123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments:2.0.1 -n "$NS"
+sleep 1; follow_analysis "Healthy"
+echo; echo "== payments errors-20 (answers 20% with 500): rolled back by analysis alone"
+kubectl shiftlane set image payments app=123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments:errors-20 -n "$NS"
+sleep 1; follow_analysis "Aborted"
+kill "$LOAD" 2>/dev/null || true
+echo; echo "== the live split after the rollback (all on the stable 2.0.1)"
+live_split
+echo; kubectl get events -n "$NS" --field-selector involvedObject.name=payments,reason=AnalysisFailed -o custom-columns=REASON:.reason,MESSAGE:.message
