@@ -244,3 +244,20 @@ def test_webhooks_gate_and_notify(ns: Namespace, prometheus: PrometheusServer, h
     wait_for(lambda: len(hooks.bodies("/events")) >= len(emitted), 20, "every Event posted")
     posted = sorted(b["event"]["reason"] + b["event"]["message"] for b in hooks.bodies("/events"))
     assert posted == emitted  # each Event once
+
+
+def test_an_operator_restarted_mid_analysis_resumes_the_run(ns: Namespace, prometheus: PrometheusServer, operator) -> None:
+    stable, load = serving(ns, "resume", canary("resume"), template("error-ratio", prometheus, count=6, initialDelay="2s"))
+    try:
+        ns.set_image("resume", GOOD)
+        before = ns.wait_status("resume", lambda s: bool(s.get("analysisRuns")) and run_of(s)["metrics"][0].get("count", 0) >= 2,
+                                90, "two measurements")
+        operator.restart()
+        status = ns.wait_phase("resume", "Healthy", 90, canaryRevision=None)
+    finally:
+        load.stop.set()
+        load.join()
+    run, started = run_of(status), run_of(before)
+    assert run["key"] == started["key"] and run["startedAt"] == started["startedAt"]  # the same run, not a new one
+    metric = run["metrics"][0]
+    assert metric["count"] == 6 and metric["successful"] == 6  # measured on from where it was, none repeated

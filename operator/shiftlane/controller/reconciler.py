@@ -226,7 +226,7 @@ class Reconciler:
             # Between retries nothing is written to the cluster; a refusal stays visible in status.
             if backoff.error is not None:
                 refusal = interpret(spec, status, replace(observation, write_error=backoff.error), now)
-                await self._report(rollout, status, refusal, now)
+                await self._report(rollout, spec, status, refusal, now)
             self._schedule(key, backoff.retry_at - now, wake)
             return
         decision = interpret(spec, status, observation, now)
@@ -242,12 +242,10 @@ class Reconciler:
             delay = self._back_off(key, rollout, message, wake)
             log.warning("a write for %s/%s was refused (%s); retrying in %ss: %s", *key, status_code, delay, message)
             # The Decision that could not be applied is dropped; the Rollout shows why instead.
-            await self._report(rollout, status, interpret(spec, status, replace(observation, write_error=message), now), now)
+            await self._report(rollout, spec, status, interpret(spec, status, replace(observation, write_error=message), now), now)
             return
         self._backoffs.pop(key, None)
-        await self._report(rollout, status, decision, now)
-        if self.webhooks is not None and spec.webhooks:
-            self.webhooks.notify(rollout, spec, decision.status, decision.events)
+        await self._report(rollout, spec, status, decision, now)
         self._schedule(key, decision.requeue_after, wake)
 
     async def _track_checks(self, key: Key, decision: Decision, children: Children, now: float) -> Decision:
@@ -397,11 +395,13 @@ class Reconciler:
             await self.revisions.delete(namespace, revision_name(name, revision))
             written.deployments.pop(revision, None)
 
-    async def _report(self, rollout: dict[str, Any], status: RolloutStatus, decision: Decision, now: float) -> None:
+    async def _report(self, rollout: dict[str, Any], spec: RolloutSpec, status: RolloutStatus, decision: Decision, now: float) -> None:
         """The Decision's Events and status: the only writes made for a Decision that was not applied."""
         namespace, name = rollout["metadata"]["namespace"], rollout["metadata"]["name"]
         for event in decision.events:
             self.emit(rollout, event)
+        if self.webhooks is not None and spec.webhooks:
+            self.webhooks.notify(rollout, spec, decision.status, decision.events)
         document = status_document(decision.status)
         current = {k: v for k, v in (rollout.get("status") or {}).items() if k != "command"}
         if document != current:  # no write when nothing changed
