@@ -198,6 +198,8 @@ def test_prometheus_stopped_mid_analysis_counts_errors_and_never_promotes(ns: Na
     assert run_of(status)["phase"] == "Error" and metric["consecutiveErrors"] == 3
     assert status["stableRevision"] == stable
     assert all(m["phase"] == "Error" for m in metric["measurements"][-3:])
+    (event,) = ns.events("noprom", "AnalysisMeasurementError")  # once for the run of errors, not per error
+    assert "error-ratio/error-ratio" in event["message"] and (event.get("count") or 1) == 1
 
 
 def test_an_invalid_condition_marks_the_template_and_stalls_the_rollout(ns: Namespace, prometheus: PrometheusServer) -> None:

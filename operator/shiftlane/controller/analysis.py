@@ -26,7 +26,7 @@ from shiftlane.analysis.run import Outcome, due, give_up, new_run, record, settl
 from shiftlane.api.analysis import AnalysisTemplateSpec, Metric
 from shiftlane.api.spec import RolloutSpec
 from shiftlane.api.status import ANALYSIS_RUNS_KEPT, AnalysisPhase, AnalysisRunStatus, RolloutStatus
-from shiftlane.engine.model import AnalysisRequest, Verdict
+from shiftlane.engine.model import AnalysisRequest, Event, Verdict
 from shiftlane.engine.plan import CompileError, compile_plan
 from shiftlane.engine.steps import RunAnalysis, TemplateName
 from shiftlane.kube.labels import service_name
@@ -130,17 +130,25 @@ class AnalysisRunner:
         return None
 
     async def measure_due(self, rollout: Mapping[str, Any], spec: RolloutSpec, status: RolloutStatus,
-                          lookup: TemplateLookup, now: datetime) -> None:
-        """Take every measurement that is due, at once, and record it in `status.analysis_runs`."""
+                          lookup: TemplateLookup, now: datetime) -> list[Event]:
+        """Take every measurement that is due, at once, and record it in `status.analysis_runs`; an Event
+        for each metric whose provider starts failing (once per run of errors, not per error)."""
         namespace = rollout["metadata"]["namespace"]
         work = []
         for run in status.analysis_runs:
             for metric_status in due(run, now):
                 work.append(self._measure_one(rollout, spec, status, run, metric_status, lookup, namespace, now))
-        if work:
-            await asyncio.gather(*work)
-            for run in status.analysis_runs:
-                settle(run)
+        if not work:
+            return []
+        await asyncio.gather(*work)
+        events = []
+        for run in status.analysis_runs:
+            settle(run)
+            for m in run.metrics:
+                last = m.measurements[-1] if m.measurements else None
+                if m.consecutive_errors == 1 and last is not None and last.phase is AnalysisPhase.ERROR and last.finished_at >= now:
+                    events.append(Event("AnalysisMeasurementError", f"metric {m.template}/{m.name}: {last.message}", "Warning"))
+        return events
 
     async def _measure_one(self, rollout, spec, status, run, metric_status, lookup, namespace, now) -> None:
         ref = next((r for a in analyses_of(spec) for r in a.templates if r.name == metric_status.template), None)

@@ -215,7 +215,8 @@ class Reconciler:
         # Measurements and webhook answers due now go into the status the engine reads: its verdicts
         # come from there, and a restarted operator finds them there.
         if self.analysis is not None:
-            await self.analysis.measure_due(rollout, spec, status, children.templates, _utc(now))
+            for event in await self.analysis.measure_due(rollout, spec, status, children.templates, _utc(now)):
+                self.emit(rollout, event)
             problem = await self.analysis.problem(key[0], spec, children.templates)
             observation = replace(observation, analysis=analysis_verdicts(status), analysis_problem=problem)
         if self.webhooks is not None and spec.webhooks:
