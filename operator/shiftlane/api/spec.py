@@ -8,15 +8,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
-from pydantic.alias_generators import to_camel
+from pydantic import ConfigDict, Field, WithJsonSchema
 
-DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
+from shiftlane.api.base import DURATION_PATTERN, Duration, Model
+from shiftlane.api.image_policy import ImagePolicy
 
-Duration = Annotated[
-    str,
-    Field(pattern=DURATION_PATTERN, description="A duration such as 30s, 5m or 1h30m."),
-]
 # An absolute count or a percentage of spec.replicas, as Deployments take them.
 IntOrPercent = Annotated[
     int | str,
@@ -85,10 +81,6 @@ LABEL_MAP = {
         rule(f"self.all(k, k.matches('{LABEL_KEY}'))", "label keys must be qualified names such as app or example.com/tier")
     ],
 }
-
-
-class Model(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True)
 
 
 # --- pod template -------------------------------------------------------------------------------
@@ -567,12 +559,6 @@ ROLLOUT_RULES = [
         ".metadata.name",
     ),
 ]
-
-
-# imagePolicy's models build on Model and Duration above, so they are imported once those exist.
-from shiftlane.api.image_policy import ImagePolicy  # noqa: E402
-
-RolloutSpec.model_rebuild()
 
 
 def parse_spec(raw: dict[str, Any]) -> RolloutSpec:
