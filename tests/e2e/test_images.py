@@ -5,32 +5,17 @@ allow-listed, and a missing tag stalls naming repository and tag."""
 
 from __future__ import annotations
 
-import json
-
 import boto3
 import pytest
 
 from tests.e2e.conftest import ECR_CREDENTIALS
+from tests.harness.ecr import push
 from tests.e2e.helpers import Namespace, condition, rollout_manifest
 
 pytestmark = pytest.mark.e2e
 
 HOST = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
 CVE = "CVE-9999-9999"  # the HIGH finding moto's basic scan reports
-
-
-def push(ecr, repository: str, tag: str, layer: str) -> str:
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 7, "digest": "sha256:" + "c" * 64},
-        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 9, "digest": "sha256:" + layer * 64}],
-    }
-    try:
-        ecr.create_repository(repositoryName=repository)
-    except ecr.exceptions.RepositoryAlreadyExistsException:
-        pass
-    return ecr.put_image(repositoryName=repository, imageManifest=json.dumps(manifest), imageTag=tag)["image"]["imageId"]["imageDigest"]
 
 
 def test_ecr_tags_are_pinned_and_a_vulnerable_image_waits_for_its_allow_list(ns: Namespace, ecr_endpoint: str) -> None:

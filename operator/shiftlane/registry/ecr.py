@@ -47,7 +47,7 @@ _THROTTLED = {"ThrottlingException", "ThrottledException", "TooManyRequestsExcep
 _DENIED = {"AccessDeniedException", "UnrecognizedClientException", "InvalidSignatureException", "ExpiredTokenException"}
 # After the client's own retries gave up on throttling, leave the region alone this long (doubling).
 THROTTLE_PAUSE = (5.0, 300.0)
-_TAG_TAKEN = object()  # PutImage: the tag is on another digest of a repository with immutable tags
+_TAG_TAKEN = object()  # PutImage refused the tag: it is on this digest already, or (immutable tags) on another
 
 T = TypeVar("T")
 
@@ -200,26 +200,32 @@ class Ecr:
                     **_repo(ref), imageManifest=image["imageManifest"], imageTag=tag, imageDigest=digest,
                     imageManifestMediaType=image.get("imageManifestMediaType") or MANIFEST_MEDIA_TYPES[3],
                 ),
-                # The tag is on this digest already; or, with immutable tags, on another one.
-                answers={"ImageAlreadyExistsException": None, "ImageTagAlreadyExistsException": _TAG_TAKEN},
+                # The tag is on this digest already, or (immutable tags) on another one: found out below.
+                answers={"ImageAlreadyExistsException": _TAG_TAKEN, "ImageTagAlreadyExistsException": _TAG_TAKEN},
             )
 
         answer = await put()
-        if answer is _TAG_TAKEN:
-            holders = await self._call(
-                ref, "DescribeImages", lambda c: c.describe_images(**_repo(ref), imageIds=[{"imageTag": tag}]),
-                missing={"imageDetails": []},
-            )
-            if isinstance(holders, RegistryError):
-                return holders
-            for detail in holders["imageDetails"]:
-                moved = await self.unprotect(ref, detail["imageDigest"], tag)
-                if isinstance(moved, RegistryError):
-                    return moved
-                if moved is Unprotected.KEPT_LAST_TAG:
-                    return RegistryError(Problem.DENIED, f"{ref.name}: tag {tag} is the last tag of {detail['imageDigest']} in a "
-                                         "repository with immutable tags; removing it would delete that image", retry_after=3600.0)
-            answer = await put()
+        if answer is not _TAG_TAKEN:
+            return answer if isinstance(answer, RegistryError) else None
+        holders = await self._call(
+            ref, "DescribeImages", lambda c: c.describe_images(**_repo(ref), imageIds=[{"imageTag": tag}]),
+            missing={"imageDetails": []},
+        )
+        if isinstance(holders, RegistryError):
+            return holders
+        others = [d["imageDigest"] for d in holders["imageDetails"] if d["imageDigest"] != digest]
+        if not others:
+            return None
+        for other in others:  # the tag is taken off first; the image keeps its other tags
+            moved = await self.unprotect(ref, other, tag)
+            if isinstance(moved, RegistryError):
+                return moved
+            if moved is Unprotected.KEPT_LAST_TAG:
+                return RegistryError(Problem.DENIED, f"{ref.name}: tag {tag} is the last tag of {other} in a repository with "
+                                     "immutable tags; removing it would delete that image", retry_after=3600.0)
+        answer = await put()
+        if answer is _TAG_TAKEN:  # tagged again elsewhere in between: the next attempt sorts it out
+            return RegistryError(Problem.THROTTLED, f"{ref.name}: tag {tag} was moved by someone else meanwhile")
         return answer if isinstance(answer, RegistryError) else None
 
     async def unprotect(self, ref: ImageReference, digest: str, tag: str) -> Unprotected | RegistryError:

@@ -140,8 +140,9 @@ class PullSecretKeeper:
             if not refresh.due:
                 return (refresh.at - now).total_seconds() if refresh.at else self.settings.check_interval
             written = self._written.get(namespace)
-            # Ours, as we wrote it, with a token ECR gave already due: not asked for again in a loop.
-            if written is not None and observed is not None and observed.expires_at == written.expires_at:
+            # Due only by its expiry, as we wrote it, with a token ECR gave already due: not asked for again in a loop.
+            expiring = observed is not None and wanted <= observed.registries
+            if expiring and written is not None and observed.expires_at == written.expires_at:
                 if (wait := written.hold_until - time.monotonic()) > 0:
                     return wait
             tokens = await self._tokens(wanted)
