@@ -521,7 +521,7 @@ def test_chart_crds_match_generated() -> None:
 # --------------------------------------------------------------------------- image and dev tooling
 
 
-@pytest.mark.parametrize("script", ["hack/kind.sh", "hack/install-helm.sh"])
+@pytest.mark.parametrize("script", ["hack/kind.sh", "hack/install-helm.sh", "hack/demo-ecr.sh"])
 def test_scripts_bash_syntax(script: str) -> None:
     path = REPO_ROOT / script
     assert os.access(path, os.X_OK), f"{script} is not executable"
@@ -564,7 +564,7 @@ def test_ecr_region_and_endpoint_reach_the_operator(helm: str, tmp_path: Path) -
     assert not {"AWS_REGION", "AWS_ENDPOINT_URL_ECR"} & set(env_of(operator_container(render(helm, tmp_path))))
     docs = render(helm, tmp_path, {"ecr": {"region": "eu-west-1", "endpointUrl": "http://127.0.0.1:5000"}})
     env = env_of(operator_container(docs))
-    assert env["AWS_REGION"] == "eu-west-1" and env["AWS_ENDPOINT_URL_ECR"] == "http://127.0.0.1:5000"
+    assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "eu-west-1" and env["AWS_ENDPOINT_URL_ECR"] == "http://127.0.0.1:5000"
 
 
 def test_pull_secrets_grant_only_the_secret_they_keep(helm: str, tmp_path: Path) -> None:

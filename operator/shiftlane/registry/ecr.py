@@ -12,6 +12,7 @@ import asyncio
 import base64
 import dataclasses
 import fnmatch
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -98,8 +99,9 @@ class Ecr:
 
     @property
     def region(self) -> str | None:
-        """The operator's own region, where a regional replica would be pulled from."""
-        return self._session.region_name
+        """The operator's own region, where a regional replica would be pulled from. boto3 reads
+        AWS_DEFAULT_REGION; EKS and other SDKs also set AWS_REGION."""
+        return self._session.region_name or os.environ.get("AWS_REGION") or None
 
     # --- the calls -------------------------------------------------------------------------------
 
