@@ -308,8 +308,11 @@ class Reconciler:
             return judged.verdict
         since = judged.since if judged is not None and judged.revision == revision else now
         verdict = await self.images.judge(rollout["spec"]["template"], policy, now=_utc(now), since=_utc(since))
+        # The candidate's findings; none shown while its scan runs or when the policy reads no scan.
         if verdict.scans:
             record_findings(*key, verdict.scans)
+        else:
+            forget_findings(*key)
         waiting = verdict.check.gate is ImageGate.WAITING
         recheck = now + (verdict.check.retry_after or RETRY_SECONDS) if waiting else None
         self._images[key] = ImageJudgement(revision, generation, verdict, since, recheck)

@@ -100,11 +100,11 @@ class PullSecretKeeper:
             return None
         namespace = key[0]
         try:
-            ours = await self._keep(namespace, self.namespaces().get(namespace, frozenset()))
+            due_in = await self._keep(namespace, self.namespaces().get(namespace, frozenset()))
         except Exception as error:  # noqa: BLE001 - the keeper retries on its own schedule
             log.warning("pull Secret %s/%s not written yet: %s", namespace, SECRET_NAME, error)
             return SECRET_NAME
-        return SECRET_NAME if ours is not None else None
+        return SECRET_NAME if due_in is not None else None  # None: the name is someone else's
 
     async def run(self) -> None:
         """Forever: keep every namespace's Secret, then sleep until one falls due, the check
