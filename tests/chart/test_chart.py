@@ -7,6 +7,7 @@ missing helm is a failure, not a skip (install it with hack/install-helm.sh).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -485,6 +486,11 @@ def test_pdb_only_when_enabled(helm: str, tmp_path: Path) -> None:
         {"metrics": {"port": 70000}},
         {"serviceMonitor": {"enabled": "yes"}},
         {"podDisruptionBudget": {"enabled": True, "maxUnavailable": "lots"}},
+        {"ecr": {"pullSecrets": {"enabled": "yes"}}},
+        {"ecr": {"pullSecrets": {"enabled": True, "refreshBefore": "six hours"}}},
+        {"defaultImagePolicy": {"scan": {"maxSeverity": "SEVERE"}}},
+        {"defaultImagePolicy": {"pinDigests": False}},
+        {"defaultImagePolicy": {"scan": {"waitFor": "10 minutes"}}},
     ],
     ids=lambda v: yaml.safe_dump(v, default_flow_style=True).strip(),
 )
@@ -515,7 +521,7 @@ def test_chart_crds_match_generated() -> None:
 # --------------------------------------------------------------------------- image and dev tooling
 
 
-@pytest.mark.parametrize("script", ["hack/kind.sh", "hack/install-helm.sh"])
+@pytest.mark.parametrize("script", ["hack/kind.sh", "hack/install-helm.sh", "hack/demo-ecr.sh"])
 def test_scripts_bash_syntax(script: str) -> None:
     path = REPO_ROOT / script
     assert os.access(path, os.X_OK), f"{script} is not executable"
@@ -558,4 +564,47 @@ def test_ecr_region_and_endpoint_reach_the_operator(helm: str, tmp_path: Path) -
     assert not {"AWS_REGION", "AWS_ENDPOINT_URL_ECR"} & set(env_of(operator_container(render(helm, tmp_path))))
     docs = render(helm, tmp_path, {"ecr": {"region": "eu-west-1", "endpointUrl": "http://127.0.0.1:5000"}})
     env = env_of(operator_container(docs))
-    assert env["AWS_REGION"] == "eu-west-1" and env["AWS_ENDPOINT_URL_ECR"] == "http://127.0.0.1:5000"
+    assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "eu-west-1" and env["AWS_ENDPOINT_URL_ECR"] == "http://127.0.0.1:5000"
+
+
+def test_pull_secrets_grant_only_the_secret_they_keep(helm: str, tmp_path: Path) -> None:
+    assert "SHIFTLANE_ECR_PULL_SECRETS" not in env_of(operator_container(render(helm, tmp_path)))
+    for values in ({}, {"watchNamespaces": ["a", "b"]}):
+        docs = render(helm, tmp_path, {**values, "ecr": {"pullSecrets": {"enabled": True, "refreshBefore": "4h"}}})
+        env = env_of(operator_container(docs))
+        assert (env["SHIFTLANE_ECR_PULL_SECRETS"], env["SHIFTLANE_ECR_PULL_SECRET_REFRESH_BEFORE"],
+                env["SHIFTLANE_ECR_PULL_SECRET_CHECK_INTERVAL"]) == ("true", "4h", "1m")
+        roles = of_kind(docs, "Role" if values else "ClusterRole")
+        assert roles
+        for role in roles:
+            if role["metadata"]["name"].endswith(("-crd-reader", "-leader-election")):
+                continue
+            rules = [r for r in role["rules"] if "secrets" in r["resources"]]
+            # Any Secret may be created (RBAC cannot name what does not exist yet); only the pull
+            # Secret may be read or replaced; none listed, watched or deleted.
+            assert sorted((r["verbs"], r.get("resourceNames")) for r in rules) == [
+                (["create"], None), (["get", "update"], ["shiftlane-ecr-pull"])]
+
+
+def test_default_image_policy_reaches_the_operator_as_the_spec_reads_it(helm: str, tmp_path: Path) -> None:
+    from shiftlane.api.crd import schema_of
+    from shiftlane.api.image_policy import ImagePolicy
+    from shiftlane.registry.settings import default_policy, effective_policy
+
+    assert "SHIFTLANE_DEFAULT_IMAGE_POLICY" not in env_of(operator_container(render(helm, tmp_path)))
+    values = {"denyTags": ["latest", "dev"], "scan": {"maxSeverity": "HIGH", "waitFor": "5m"}, "protectStable": True}
+    env = env_of(operator_container(render(helm, tmp_path, {"defaultImagePolicy": values})))
+    fields = default_policy(env["SHIFTLANE_DEFAULT_IMAGE_POLICY"])
+    assert fields == values
+    policy = effective_policy(ImagePolicy.model_validate({"scan": {"allowList": ["CVE-1"]}}), fields)
+    assert (policy.deny_tags, policy.scan.max_severity, policy.scan.allow_list, policy.protect_stable) == (
+        ["latest", "dev"], "HIGH", ["CVE-1"], True)
+
+    # The values schema is the CRD's imagePolicy schema, with unknown keys refused.
+    def loose(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: loose(v) for k, v in node.items() if k not in ("additionalProperties", "description")}
+        return node
+
+    schema = json.loads((CHART_DIR / "values.schema.json").read_text())["properties"]["defaultImagePolicy"]
+    assert loose(schema) == loose(schema_of(ImagePolicy))

@@ -13,7 +13,10 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
+import boto3
 import pytest
+from botocore.config import Config
 from kubernetes_asyncio import client
 
 from shiftlane.api.revision import revision_of
@@ -23,6 +26,11 @@ from shiftlane.kube.labels import REVISION_LABEL, ROLLOUT_LABEL, SERVICE_SUFFIXE
 from shiftlane.kube.revisions import RevisionWriter, revision_manifest, slim_deployment
 from shiftlane.kube.rollouts import StatusWriter, slim_rollout
 from shiftlane.kube.services import ServiceWriter, slim_service
+from shiftlane.registry.ecr import DEFAULT_CONFIG, Ecr
+from shiftlane.registry.gate import ImageGatekeeper
+from shiftlane.registry.oci import OciRegistry
+from tests.e2e.helpers import rollout_manifest
+from tests.harness.ecr import free_port, push
 from tests.integration.cluster import create_rollout, fresh_namespace
 
 pytestmark = pytest.mark.skipif(not os.environ.get("KUBECONFIG"), reason="needs a cluster in KUBECONFIG")
@@ -264,3 +272,43 @@ async def lift(api: client.ApiClient, policy: str) -> None:
         except client.ApiException as error:
             if error.status != 404:
                 raise
+
+
+async def test_an_unreachable_ecr_leaves_the_rollout_waiting_on_stable_and_nothing_unchecked_is_created(api, aws) -> None:
+    host = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
+    first = push(aws(), "web", "1", layer="a")
+    push(aws(), "web", "2", layer="b")
+    async with fresh_namespace(api, "unreachable") as ns, aiohttp.ClientSession() as session:
+        body = rollout_manifest("web", {"canary": {"steps": [{"setWeight": 50}]}}, replicas=2, image=f"{host}/web:1",
+                                imagePolicy={"scan": {"maxSeverity": "HIGH"}})
+        await client.CustomObjectsApi(api).create_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, body)
+        reachable = reconciler_for(api, [])
+        reachable.images = ImageGatekeeper(Ecr(boto3.Session(region_name="eu-west-1")), OciRegistry(session))
+        await settle(reachable, api, ns, "web", lambda s: s.get("phase") == "Healthy" and s.get("readyReplicas") == 2)
+        stable = (await observe(api, ns, "web"))[0]["status"]["stableRevision"]
+
+        await client.CustomObjectsApi(api).patch_namespaced_custom_object(
+            GROUP, VERSION, ns, PLURAL, "web", [{"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": f"{host}/web:2"}],
+            _content_type="application/json-patch+json",
+        )
+        closed = f"http://127.0.0.1:{free_port()}"
+        one_try = DEFAULT_CONFIG.merge(Config(retries={"mode": "adaptive", "max_attempts": 1}, connect_timeout=1))
+        cut_off = reconciler_for(api, [])
+        cut_off.images = ImageGatekeeper(
+            Ecr(boto3.Session(region_name="eu-west-1"), one_try), OciRegistry(session))
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("AWS_ENDPOINT_URL", closed)
+            for _ in range(3):  # as watch events and its own requeues would call it
+                rollout, children = await observe(api, ns, "web")
+                await cut_off.reconcile((ns, "web"), rollout, children, _no_wake)
+        rollout, children = await observe(api, ns, "web")
+        status = rollout["status"]
+        reconciling = next(c for c in status["conditions"] if c["type"] == "Reconciling")
+        assert status["phase"] == "Progressing" and reconciling["status"] == "True"
+        assert "unreachable" in reconciling["message"] and "container 'app'" in reconciling["message"]
+        assert stalled_message(status) == ""  # waiting, not blocked: it goes on once ECR answers
+        # Only the stable revision exists, at full size: nothing of the unchecked image was created.
+        assert {d["metadata"]["labels"][REVISION_LABEL]: d["spec"]["replicas"] for d in children.deployments} == {stable: 2}
+        assert status["stableRevision"] == stable and first in str(await RevisionWriter(api).template(ns, f"web-{stable}"))
+
+        await settle(reachable, api, ns, "web", lambda s: s.get("stableRevision") not in (None, stable) and s.get("phase") == "Healthy")

@@ -3,23 +3,21 @@ AWS_ENDPOINT_URL. botocore's Stubber stands in only for scan shapes moto cannot 
 
 from __future__ import annotations
 
-import json
-import socket
-from collections.abc import Iterator
+import asyncio
 from datetime import UTC, datetime
 
 import aiohttp
 import boto3
 import pytest
-import requests
 from botocore.config import Config
 from botocore.stub import Stubber
-from moto.server import ThreadedMotoServer
 from prometheus_client import REGISTRY
 
 from shiftlane.api.image_policy import ImagePolicy, ScanPolicy
+from shiftlane.engine.model import Event, ImageGate
 from shiftlane.registry.ecr import DEFAULT_CONFIG, Ecr, Unprotected
 from shiftlane.registry.findings import ScanStatus, Severity
+from shiftlane.registry.gate import ImageGatekeeper
 from shiftlane.registry.inspect import ImageProblem, inspect_images
 from shiftlane.registry.oci import OciRegistry
 from shiftlane.registry.pinning import pinned_template
@@ -27,57 +25,13 @@ from shiftlane.registry.policy import Allowed, Blocked, evaluate
 from shiftlane.registry.pull_secret import observe_pull_secret, pull_secret_manifest
 from shiftlane.registry.references import parse_image
 from shiftlane.registry.results import Digest, Problem, RegistryError
+from shiftlane.registry.stable_tag import StableTagger
+from tests.harness.ecr import free_port, push
 
 ACCOUNT = "123456789012"  # moto's account
 HOST = f"{ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com"
 REPLICA_HOST = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com"
 ONE_TRY = DEFAULT_CONFIG.merge(Config(retries={"mode": "adaptive", "max_attempts": 1}))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("AWS_ENDPOINT_URL", endpoint)
-        env.setenv("AWS_ACCESS_KEY_ID", "testing")
-        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        env.delenv("AWS_PROFILE", raising=False)
-        env.delenv("AWS_SESSION_TOKEN", raising=False)
-        yield endpoint
-    server.stop()
-
-
-@pytest.fixture
-def aws(moto_endpoint):
-    """boto3 clients on the moto server, per region; the server is reset for each test."""
-    requests.post(f"{moto_endpoint}/moto-api/reset", timeout=5)
-    return lambda region="eu-west-1": boto3.client("ecr", region_name=region)
-
-
-def manifest(layer: str) -> str:
-    return json.dumps({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 7, "digest": "sha256:" + "c" * 64},
-        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 9, "digest": "sha256:" + layer * 64}],
-    })
-
-
-def push(client, repository: str, tag: str, layer: str = "a", mutability: str = "MUTABLE") -> str:
-    try:
-        client.create_repository(repositoryName=repository, imageTagMutability=mutability)
-    except client.exceptions.RepositoryAlreadyExistsException:
-        pass
-    return client.put_image(repositoryName=repository, imageManifest=manifest(layer), imageTag=tag)["image"]["imageId"]["imageDigest"]
 
 
 def ecr(region: str = "eu-west-1", config: Config = DEFAULT_CONFIG) -> Ecr:
@@ -294,3 +248,114 @@ async def test_a_template_with_a_vulnerable_image_is_blocked_until_the_cve_is_al
         template["spec"]["containers"][0]["image"] = f"{HOST}/Checkout:1"
         malformed = await inspect_images(template, gated, adapter, oci)
         assert malformed.problem is None and "container 'app'" in malformed.message
+
+
+async def test_protect_stable_moves_the_tag_in_a_repository_with_immutable_tags(aws) -> None:
+    client = aws()
+    old = push(client, "locked", "1.0", layer="a", mutability="IMMUTABLE")
+    new = push(client, "locked", "1.1", layer="b")
+    adapter = ecr()
+    ref = parse_image("app", f"{HOST}/locked:1.0")
+    assert await adapter.protect(ref, old, "shiftlane-stable-checkout") is None
+    # PutImage cannot move an immutable tag: it comes off the old digest (which keeps 1.0) first.
+    assert await adapter.protect(ref, new, "shiftlane-stable-checkout") is None
+    details = {d["imageDigest"]: set(d.get("imageTags", [])) for d in client.describe_images(repositoryName="locked")["imageDetails"]}
+    assert details == {old: {"1.0"}, new: {"1.1", "shiftlane-stable-checkout"}}
+
+
+# --- the gate: the whole check for one template ------------------------------------------------
+
+
+async def test_the_gate_pins_to_the_regional_replica_and_hands_over_the_scans(aws, monkeypatch) -> None:
+    source, replica_region = aws("eu-west-1"), aws("us-east-1")
+    digest = push(source, "team/checkout", "2")
+    source.start_image_scan(repositoryName="team/checkout", imageId={"imageDigest": digest})
+    source.put_replication_configuration(replicationConfiguration={"rules": [{
+        "destinations": [{"region": "us-east-1", "registryId": ACCOUNT}],
+        "repositoryFilters": [{"filter": "team/", "filterType": "PREFIX_MATCH"}],
+    }]})
+    push(replica_region, "team/checkout", "2")  # replication has copied it
+    template = {"spec": {"containers": [{"name": "app", "image": f"{HOST}/team/checkout:2"}]}}
+    now = datetime.now(UTC)
+    async with aiohttp.ClientSession() as session:
+        # The operator runs in us-east-1; the policy comes from the operator-wide default.
+        gate = ImageGatekeeper(ecr("us-east-1"), OciRegistry(session),
+                               default_policy={"preferRegionalReplica": True, "scan": {"maxSeverity": "CRITICAL"}})
+        policy = gate.policy_for(None)
+        verdict = await gate.judge(template, policy, now=now, since=now)
+        assert verdict.check.gate is ImageGate.ALLOWED
+        assert verdict.pins == {"app": f"{REPLICA_HOST}/team/checkout@{digest}"}
+        assert [f.id for scan in verdict.scans for f in scan.findings] == ["CVE-9999-9999"]
+        # Without pinning the replica is still pulled from, by the tag.
+        unpinned = await gate.judge(template, gate.policy_for(ImagePolicy(pin_digest=False)), now=now, since=now)
+        assert unpinned.pins == {"app": f"{REPLICA_HOST}/team/checkout:2"}
+        # The operator in the image's own region pulls from the source.
+        home = ImageGatekeeper(ecr("eu-west-1"), OciRegistry(session), default_policy={"preferRegionalReplica": True})
+        assert (await home.judge(template, home.policy_for(None), now=now, since=now)).pins == {"app": f"{HOST}/team/checkout@{digest}"}
+
+
+async def test_an_unreachable_registry_waits_and_names_the_container(moto_endpoint, monkeypatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
+    template = {"spec": {"containers": [{"name": "app", "image": f"{HOST}/checkout:1"}]}}
+    now = datetime.now(UTC)
+    async with aiohttp.ClientSession() as session:
+        gate = ImageGatekeeper(ecr(config=ONE_TRY), OciRegistry(session))
+        verdict = await gate.judge(template, ImagePolicy(), now=now, since=now)
+    assert verdict.check.gate is ImageGate.WAITING and verdict.pins == {}
+    assert "container 'app'" in verdict.check.message and "unreachable" in verdict.check.message
+
+
+# --- protectStable over a rollout's revisions ----------------------------------------------------
+
+
+async def test_the_stable_tag_follows_the_stable_revision_and_leaves_with_its_history(aws) -> None:
+    client = aws()
+    first = push(client, "checkout", "1", layer="a")
+    second = push(client, "checkout", "2", layer="b")
+    sidecar = push(client, "sidecar", "1", layer="c")
+    templates = {
+        "r1": {"spec": {"containers": [{"name": "app", "image": f"{HOST}/checkout@{first}"},
+                                       {"name": "side", "image": f"{HOST}/sidecar@{sidecar}"}]}},
+        "r2": {"spec": {"containers": [{"name": "app", "image": f"{HOST}/checkout@{second}"}]}},
+        # Same image as r2, another env: the digest is shared with the stable revision.
+        "r3": {"spec": {"containers": [{"name": "app", "image": f"{HOST}/checkout@{second}", "env": [{"name": "X", "value": "1"}]}]}},
+    }
+    events: list[Event] = []
+
+    async def template_of(key, revision):
+        return templates.get(revision)
+
+    tagger = StableTagger(ecr(), template_of, lambda _, event: events.append(event))
+    key, rollout = ("shop", "checkout"), {"metadata": {"name": "checkout"}}
+
+    def tagged(repository: str) -> dict[str, set[str]]:
+        return {d["imageDigest"]: set(d.get("imageTags", [])) for d in client.describe_images(repositoryName=repository)["imageDetails"]
+                if "shiftlane-stable-checkout" in d.get("imageTags", [])}
+
+    async def settled() -> None:
+        while tagger._tasks:
+            await asyncio.gather(*tagger._tasks)
+
+    tagger.follow(key, rollout, "r1")
+    tagger.follow(key, rollout, "r1")  # once per stable revision
+    await settled()
+    assert set(tagged("checkout")) == {first} and set(tagged("sidecar")) == {sidecar}
+    assert [e.reason for e in events] == ["StableImageProtected"]
+
+    tagger.follow(key, rollout, "r2")  # promoted: the tag moves in checkout, stays on the sidecar
+    await settled()
+    assert set(tagged("checkout")) == {second} and set(tagged("sidecar")) == {sidecar}
+    await tagger.leaving(key, rollout, "r2", "r1")  # r1 leaves history: its sidecar tag goes
+    await tagger.leaving(key, rollout, "r2", "r3")  # r3 shares the stable digest: its tag stays
+    await settled()
+    assert set(tagged("checkout")) == {second} and tagged("sidecar") == {}
+    assert await ecr().digest_exists(parse_image("side", f"{HOST}/sidecar:1"), sidecar)  # untagged, never deleted
+
+    # A tag that cannot be written is an Event, and asked again only after the wait it names.
+    tagger.follow(key, rollout, "r-gone")
+    templates["r-gone"] = {"spec": {"containers": [{"name": "app", "image": f"{HOST}/checkout@sha256:{'9' * 64}"}]}}
+    await settled()
+    tagger.follow(key, rollout, "r-gone")
+    await settled()
+    failures = [e for e in events if e.reason == "StableImageTagFailed"]
+    assert len(failures) == 1 and failures[0].type == "Warning" and "does not exist" in failures[0].message

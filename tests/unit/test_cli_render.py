@@ -15,6 +15,7 @@ from shiftlane.api.spec import RolloutSpec
 from shiftlane.cli.main import main as shiftlane_main
 from shiftlane.cli.render import CURRENT, DONE, render_plan, render_rollout
 from shiftlane.engine.plan import compile_plan
+from shiftlane.registry.settings import RegistrySettings
 from tests.unit.world import World, manifest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -371,11 +372,11 @@ def test_shiftlane_run_passes_options(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SHIFTLANE_WATCH_NAMESPACES", "a, b,,")
     assert shiftlane_main(["run"]) == 0
     assert calls[-1] == {"namespaces": ["a", "b"], "metrics_port": 8080, "health_port": 8081, "verbose": False,
-                         "leader_elect": False}
+                         "leader_elect": False, "registry": RegistrySettings()}
     argv = ["run", "--namespace", "x", "--namespace=y", "--metrics-port=9090", "--health-port", "9091", "--verbose", "--leader-elect"]
     assert shiftlane_main(argv) == 0
     assert calls[-1] == {"namespaces": ["x", "y"], "metrics_port": 9090, "health_port": 9091, "verbose": True,
-                         "leader_elect": True}
+                         "leader_elect": True, "registry": RegistrySettings()}
     monkeypatch.setenv("SHIFTLANE_WATCH_NAMESPACES", "")
     assert shiftlane_main(["run"]) == 0
     assert calls[-1]["namespaces"] == []

@@ -142,6 +142,16 @@ There is deliberately no rule for secrets or configmaps.
 - apiGroups: ["coordination.k8s.io"]
   resources: ["leases"]
   verbs: ["get", "create", "update"]
+{{- if .Values.ecr.pullSecrets.enabled }}
+# ECR pull Secrets (ecr.pullSecrets): created once per namespace, then only that name read and replaced.
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["create"]
+- apiGroups: [""]
+  resources: ["secrets"]
+  resourceNames: ["shiftlane-ecr-pull"]
+  verbs: ["get", "update"]
+{{- end }}
 {{- with .Values.rbac.extraRules }}
 {{ toYaml . }}
 {{- end }}

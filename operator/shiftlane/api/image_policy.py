@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from shiftlane.api.spec import Duration, Model
+from shiftlane.api.base import Duration, Model
 
 Severity = Literal["INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL"]
 VulnerabilityId = Annotated[str, Field(min_length=1, max_length=128)]

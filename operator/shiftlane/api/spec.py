@@ -8,15 +8,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
-from pydantic.alias_generators import to_camel
+from pydantic import ConfigDict, Field, WithJsonSchema
 
-DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
+from shiftlane.api.base import DURATION_PATTERN, Duration, Model
+from shiftlane.api.image_policy import ImagePolicy
+from shiftlane.registry.references import IMAGE_REFERENCE_PATTERN
 
-Duration = Annotated[
-    str,
-    Field(pattern=DURATION_PATTERN, description="A duration such as 30s, 5m or 1h30m."),
-]
 # An absolute count or a percentage of spec.replicas, as Deployments take them.
 IntOrPercent = Annotated[
     int | str,
@@ -87,10 +84,6 @@ LABEL_MAP = {
 }
 
 
-class Model(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True)
-
-
 # --- pod template -------------------------------------------------------------------------------
 
 
@@ -110,21 +103,36 @@ class ObjectMeta(Model):
     annotations: dict[str, str] = Field(default_factory=dict, json_schema_extra={"maxProperties": 128})
 
 
+# The image reference grammar the kubelet reads (registry.references), refused at apply time with the
+# container named. A CEL raw string, so the pattern's backslashes stay as they are.
+IMAGE_RULE = {
+    "rule": f"self.image.matches(r'{IMAGE_REFERENCE_PATTERN}')",
+    "messageExpression": "'container \\'' + self.name + '\\': image \\'' + self.image + '\\' is not a valid image reference"
+                         " (registry/name[:tag][@sha256:digest], name in lowercase)'",
+    "message": "image is not a valid image reference (registry/name[:tag][@sha256:digest], name in lowercase)",
+    "fieldPath": ".image",
+    "reason": "FieldValueInvalid",
+}
+
+
 class Container(Model):
     """The fields of a container the operator reads; the rest is kept as written."""
 
-    model_config = ConfigDict(extra="allow", json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})
+    model_config = ConfigDict(
+        extra="allow", json_schema_extra={"x-kubernetes-preserve-unknown-fields": True, "x-kubernetes-validations": [IMAGE_RULE]}
+    )
     name: Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")]
+    # distribution's own limit on a name is 255; a tag adds 128 and a digest 135.
     image: Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+_CONTAINER_LIST = {"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]}
 
 
 class PodSpec(Model):
     model_config = ConfigDict(extra="allow", json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})
-    containers: list[Container] = Field(
-        min_length=1,
-        max_length=64,
-        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
-    )
+    containers: list[Container] = Field(min_length=1, max_length=64, json_schema_extra=_CONTAINER_LIST)
+    init_containers: list[Container] | None = Field(default=None, max_length=64, json_schema_extra=_CONTAINER_LIST)
     # Declared so the schema can refuse what a Deployment refuses: its pods always restart.
     restart_policy: Literal["Always"] | None = None
 
@@ -614,12 +622,6 @@ ROLLOUT_RULES = [
         ".metadata.name",
     ),
 ]
-
-
-# imagePolicy's models build on Model and Duration above, so they are imported once those exist.
-from shiftlane.api.image_policy import ImagePolicy  # noqa: E402
-
-RolloutSpec.model_rebuild()
 
 
 def parse_spec(raw: dict[str, Any]) -> RolloutSpec:

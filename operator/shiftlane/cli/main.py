@@ -18,14 +18,25 @@ def _env_namespaces() -> list[str]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from shiftlane.controller.run import run_operator
+    from shiftlane.registry.settings import RegistrySettings, SettingError, default_policy, pull_secret_settings
 
     namespaces = args.namespaces if args.namespaces else _env_namespaces()
+    try:
+        registry = RegistrySettings(
+            pull_secrets=pull_secret_settings(args.ecr_pull_secrets, args.ecr_pull_secret_refresh_before,
+                                              args.ecr_pull_secret_check_interval),
+            default_policy=default_policy(args.default_image_policy),
+        )
+    except SettingError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     result = run_operator(
         namespaces=namespaces,
         metrics_port=args.metrics_port,
         health_port=args.health_port,
         verbose=args.verbose,
         leader_elect=args.leader_elect,
+        registry=registry,
     )
     return result if isinstance(result, int) else 0
 
@@ -67,6 +78,26 @@ def add_plan_arguments(parser: argparse.ArgumentParser, from_file: bool = True) 
                              f"one of {', '.join(TRAFFIC_ROUTERS)}); default: every router the operator drives")
 
 
+def add_registry_arguments(run: argparse.ArgumentParser) -> None:
+    """Registry settings: each flag's default comes from the environment variable the chart sets."""
+    from shiftlane.registry import settings
+
+    ecr = run.add_argument_group("registry")
+    ecr.add_argument("--ecr-pull-secrets", action=argparse.BooleanOptionalAction, default=settings.env_flag(settings.PULL_SECRETS_ENV),
+                     help="keep a dockerconfigjson Secret from ECR GetAuthorizationToken in each namespace whose Rollouts "
+                          f"pull from ECR, named by new revisions (default ${settings.PULL_SECRETS_ENV}, else off)")
+    ecr.add_argument("--ecr-pull-secret-refresh-before", metavar="DURATION",
+                     default=os.environ.get(settings.REFRESH_BEFORE_ENV) or "6h",
+                     help=f"rewrite the Secret this long before its token expires (default ${settings.REFRESH_BEFORE_ENV}, else 6h)")
+    ecr.add_argument("--ecr-pull-secret-check-interval", metavar="DURATION",
+                     default=os.environ.get(settings.CHECK_INTERVAL_ENV) or settings.CHECK_INTERVAL,
+                     help="read each Secret back this often, so one deleted or edited is rewritten "
+                          f"(default ${settings.CHECK_INTERVAL_ENV}, else {settings.CHECK_INTERVAL})")
+    ecr.add_argument("--default-image-policy", metavar="JSON", default=os.environ.get(settings.DEFAULT_POLICY_ENV),
+                     help="an imagePolicy (JSON, camelCase) for Rollouts without one, and for the fields theirs leaves "
+                          f"unset (default ${settings.DEFAULT_POLICY_ENV})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shiftlane", description="Shiftlane progressive-delivery operator")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -80,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--verbose", "-v", action="store_true", help="debug logging")
     run.add_argument("--leader-elect", action="store_true",
                      help="act only while holding the Lease shiftlane-leader in $POD_NAMESPACE (for several replicas)")
+    add_registry_arguments(run)
     run.set_defaults(func=cmd_run)
 
     crd = sub.add_parser("crd", help="print the CustomResourceDefinitions as YAML")

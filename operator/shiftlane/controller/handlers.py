@@ -23,13 +23,18 @@ from shiftlane.engine.steps import TemplateName
 from shiftlane.engine.model import Event
 from shiftlane.kube.client import api_client
 from shiftlane.kube.labels import REVISION_LABEL, ROLLOUT_LABEL, SERVICE_SUFFIXES, rollouts_for_service, service_name
+from shiftlane.kube.labels import revision_name
 from shiftlane.kube.revisions import RevisionWriter, slim_deployment
 from shiftlane.kube.rollouts import StatusWriter, slim_rollout
+from shiftlane.kube.secrets import SecretStore
 from shiftlane.kube.services import ServiceView, ServiceWriter, slim_service
 from shiftlane.kube.templates import TemplateStatusWriter
 from shiftlane.registry.ecr import Ecr
 from shiftlane.registry.gate import ImageGatekeeper
 from shiftlane.registry.oci import OciRegistry
+from shiftlane.registry.pull_secret_keeper import PullSecretKeeper
+from shiftlane.registry.settings import RegistrySettings
+from shiftlane.registry.stable_tag import StableTagger
 from shiftlane.traffic import ROUTE_KINDS, names_route
 
 
@@ -55,8 +60,10 @@ class _Operator:
     reconciler: Reconciler | None = None
     templates: TemplateStatusWriter | None = None
     indexes: Indexes | None = None
+    registry = RegistrySettings()  # set by run_operator before kopf starts
     # The event loop keeps only weak references to tasks: a wake-up not held here could vanish mid-run.
     wakeups: set[asyncio.Task[None]] = set()
+    pull_secret_keeper: asyncio.Task[None] | None = None
 
 
 state = _Operator()
@@ -81,13 +88,24 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.batching.batch_window = 0.01
     api = await api_client()
     # Registry clients: ECR through boto3's default credential chain, other registries over OCI's API.
+    ecr = Ecr()
     session = aiohttp.ClientSession()
-    images = ImageGatekeeper(Ecr(), OciRegistry(session))
+    images = ImageGatekeeper(ecr, OciRegistry(session), default_policy=state.registry.default_policy)
+    revisions = RevisionWriter(api)
+
+    async def revision_template(key: Key, revision: str) -> dict[str, Any] | None:
+        return await revisions.template(key[0], revision_name(key[1], revision))
+
     state.reconciler = Reconciler(
-        RevisionWriter(api), ServiceWriter(api), StatusWriter(api), _emit, routes=api, images=images,
+        revisions, ServiceWriter(api), StatusWriter(api), _emit, routes=api, images=images,
+        stable_tags=StableTagger(ecr, revision_template, _emit),
         analysis=AnalysisRunner(api), webhooks=WebhookCaller(session),
     )
     state.templates = TemplateStatusWriter(api)
+    if state.registry.pull_secrets is not None:
+        keeper = PullSecretKeeper(ecr, SecretStore(api), state.registry.pull_secrets)
+        state.reconciler.pull_secrets = keeper
+        state.pull_secret_keeper = asyncio.ensure_future(keeper.run())
 
 
 @kopf.index(GROUP, VERSION, PLURAL)

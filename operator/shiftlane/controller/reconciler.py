@@ -31,7 +31,10 @@ from shiftlane.kube.revisions import RevisionWriter, observe_revision, revision_
 from shiftlane.kube.rollouts import StatusWriter, status_document
 from shiftlane.kube.services import ServiceView, ServiceWriter, differs, service_manifest, service_ports
 from shiftlane.registry.gate import ImageGatekeeper, ImageVerdict
+from shiftlane.registry.metrics import forget_findings, record_findings
 from shiftlane.registry.pinning import pinned_template
+from shiftlane.registry.pull_secret_keeper import PullSecretKeeper
+from shiftlane.registry.stable_tag import StableTagger
 from shiftlane.traffic import ROUTERS, router_for
 from shiftlane.traffic.router import Router, RouterError
 
@@ -142,11 +145,15 @@ class Reconciler:
     emit: EventSink
     # The client the traffic routers read and patch route objects with; None drives no router.
     routes: client.ApiClient | None = None
-    # Registry checks for Rollouts with spec.imagePolicy; None checks nothing.
+    # Registry checks for Rollouts with spec.imagePolicy (or an operator-wide one); None checks nothing.
     images: ImageGatekeeper | None = None
     # Runs the analyses and calls the webhooks the engine asks for; None runs and calls nothing.
     analysis: AnalysisRunner | None = None
     webhooks: WebhookCaller | None = None
+    # ECR pull Secrets named by new revisions (--ecr-pull-secrets); None keeps none.
+    pull_secrets: PullSecretKeeper | None = None
+    # imagePolicy.protectStable's tag on the stable revision's ECR digests; None tags nothing.
+    stable_tags: StableTagger | None = None
     clock: Callable[[], float] = time.time
     _locks: dict[Key, asyncio.Lock] = field(default_factory=dict)
     _fresh: dict[Key, dict[str, Any]] = field(default_factory=dict)
@@ -197,6 +204,10 @@ class Reconciler:
         timer = self._timers.pop(key, None)
         if timer:
             timer.cancel()
+        for registry_state in (self.pull_secrets, self.stable_tags):
+            if registry_state is not None:
+                registry_state.forget(key)
+        forget_findings(*key)
         metrics.forget(*key)
 
     async def _reconcile(self, key: Key, rollout: dict[str, Any], children: Children, wake: Callable[[Key], None]) -> None:
@@ -247,6 +258,8 @@ class Reconciler:
             return
         self._backoffs.pop(key, None)
         await self._report(rollout, spec, status, decision, now)
+        if self.stable_tags is not None and self._protects_stable(spec):
+            self.stable_tags.follow(key, rollout, decision.status.stable_revision)
         self._schedule(key, decision.requeue_after, wake)
 
     async def _track_checks(self, key: Key, decision: Decision, children: Children, now: float) -> Decision:
@@ -283,9 +296,12 @@ class Reconciler:
                     raise
                 conflicts.append(f"Deployment {namespace}/{revision_name(name, template_revision)}")
         image_check, rollback_missing = None, None
-        checked = spec.image_policy is not None and self.images is not None
+        policy = self.images.policy_for(spec.image_policy) if self.images is not None else None
+        checked = policy is not None
         if checked and template_revision not in revisions:
-            image_check = (await self._image_verdict(key, rollout, spec.image_policy, template_revision, now)).check
+            image_check = (await self._image_verdict(key, rollout, policy, template_revision, now)).check
+        if self.pull_secrets is not None:
+            self.pull_secrets.note(key, [rollout["spec"]["template"]])
         if checked and status.stable_revision in revisions and status.stable_revision != template_revision:
             ask = template_revision not in revisions  # once, as the rollout starts; remembered while it runs
             rollback_missing = await self._rollback_image_missing(key, status.stable_revision, template_revision, ask)
@@ -319,6 +335,11 @@ class Reconciler:
             return judged.verdict
         since = judged.since if judged is not None and judged.revision == revision else now
         verdict = await self.images.judge(rollout["spec"]["template"], policy, now=_utc(now), since=_utc(since))
+        # The candidate's findings; none shown while its scan runs or when the policy reads no scan.
+        if verdict.scans:
+            record_findings(*key, verdict.scans)
+        else:
+            forget_findings(*key)
         waiting = verdict.check.gate is ImageGate.WAITING
         recheck = now + (verdict.check.retry_after or RETRY_SECONDS) if waiting else None
         self._images[key] = ImageJudgement(revision, generation, verdict, since, recheck)
@@ -338,6 +359,10 @@ class Reconciler:
                 message = f"{', '.join(missing)} of the stable revision {stable} is gone from its registry: a rollback would fail"
             asked = self._rollback_checks[key] = RollbackCheck(stable, target, message)
         return asked.missing
+
+    def _protects_stable(self, spec: RolloutSpec) -> bool:
+        policy = self.images.policy_for(spec.image_policy) if self.images is not None else None
+        return policy is not None and policy.protect_stable
 
     def _pins(self, key: Key, revision: str) -> dict[str, str]:
         """The images a new revision's containers are pinned to (by digest), when its check allowed it."""
@@ -387,12 +412,17 @@ class Reconciler:
             if current is None:
                 if revision == observation.template_revision and observation.template_error is None:
                     manifest = revision_manifest(rollout, revision, _next_number(observation.revisions), replicas)
-                    if pins := self._pins(key, revision):  # the revision's name stays the hash of the spec's template
-                        manifest["spec"]["template"] = pinned_template(manifest["spec"]["template"], pins)
+                    # Pins and the pull Secret go in after naming: the revision stays the hash of the spec's template.
+                    template = pinned_template(manifest["spec"]["template"], self._pins(key, revision))
+                    if self.pull_secrets is not None and (secret := await self.pull_secrets.secret_for(key, template)):
+                        template = pinned_template(template, {}, pull_secret=secret)
+                    manifest["spec"]["template"] = template
                     written.deployments[revision] = await self.revisions.create(manifest)
             elif current.spec_replicas != replicas:
                 written.deployments[revision] = await self.revisions.scale(namespace, revision_name(name, revision), replicas)
         for revision in decision.delete:
+            if self.stable_tags is not None and self._protects_stable(spec):
+                await self.stable_tags.leaving(key, rollout, decision.status.stable_revision, revision)
             await self.revisions.delete(namespace, revision_name(name, revision))
             written.deployments.pop(revision, None)
 

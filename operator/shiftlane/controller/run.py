@@ -13,18 +13,27 @@ from prometheus_client import start_http_server
 
 from shiftlane.controller.leader import LeaseElector
 from shiftlane.kube.client import api_client
+from shiftlane.registry.settings import RegistrySettings
 
 LEASE_NAME = "shiftlane-leader"
 log = logging.getLogger(__name__)
 
 
+# At debug level these log whole request and response bodies: ECR tokens and pull Secrets among them.
+_BODY_LOGGERS = ("botocore", "boto3", "urllib3", "kubernetes_asyncio.client.rest")
+
+
 def run_operator(namespaces: list[str], metrics_port: int, health_port: int, verbose: bool = False,
-                 leader_elect: bool = False) -> None:
+                 leader_elect: bool = False, registry: RegistrySettings | None = None) -> None:
     level = "DEBUG" if verbose else os.environ.get("SHIFTLANE_LOG_LEVEL", "info").upper()
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not verbose:
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)  # one line per handler call is noise
-    import shiftlane.controller.handlers  # noqa: F401  (registers the handlers)
+    for name in _BODY_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.INFO, logging.getLogger(name).getEffectiveLevel()))
+    import shiftlane.controller.handlers as handlers  # registers the handlers
+
+    handlers.state.registry = registry or RegistrySettings()
 
     start_http_server(metrics_port)
     operator = kopf.operator(

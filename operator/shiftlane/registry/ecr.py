@@ -12,9 +12,10 @@ import asyncio
 import base64
 import dataclasses
 import fnmatch
+import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -47,6 +48,7 @@ _THROTTLED = {"ThrottlingException", "ThrottledException", "TooManyRequestsExcep
 _DENIED = {"AccessDeniedException", "UnrecognizedClientException", "InvalidSignatureException", "ExpiredTokenException"}
 # After the client's own retries gave up on throttling, leave the region alone this long (doubling).
 THROTTLE_PAUSE = (5.0, 300.0)
+_TAG_TAKEN = object()  # PutImage refused the tag: it is on this digest already, or (immutable tags) on another
 
 T = TypeVar("T")
 
@@ -97,8 +99,9 @@ class Ecr:
 
     @property
     def region(self) -> str | None:
-        """The operator's own region, where a regional replica would be pulled from."""
-        return self._session.region_name
+        """The operator's own region, where a regional replica would be pulled from. boto3 reads
+        AWS_DEFAULT_REGION; EKS and other SDKs also set AWS_REGION."""
+        return self._session.region_name or os.environ.get("AWS_REGION") or None
 
     # --- the calls -------------------------------------------------------------------------------
 
@@ -180,7 +183,8 @@ class Ecr:
         return AuthorizationToken(ref.registry, username, password, data["expiresAt"])
 
     async def protect(self, ref: ImageReference, digest: str, tag: str) -> None | RegistryError:
-        """Tag ``digest`` with ``tag`` so that tag-based lifecycle rules keep it."""
+        """Tag ``digest`` with ``tag`` so that tag-based lifecycle rules keep it. In a repository with
+        immutable tags the tag is first taken off the digest that carries it."""
         got = await self._call(
             ref, "BatchGetImage",
             lambda c: c.batch_get_image(**_repo(ref), imageIds=[{"imageDigest": digest}], acceptedMediaTypes=MANIFEST_MEDIA_TYPES),
@@ -190,16 +194,41 @@ class Ecr:
         if not got.get("images"):
             return RegistryError(Problem.NOT_FOUND, f"{ref.name}@{digest} does not exist")
         image = got["images"][0]
-        put = await self._call(
-            ref, "PutImage",
-            lambda c: c.put_image(
-                **_repo(ref), imageManifest=image["imageManifest"], imageTag=tag, imageDigest=digest,
-                imageManifestMediaType=image.get("imageManifestMediaType") or MANIFEST_MEDIA_TYPES[3],
-            ),
-            # The tag is on this digest already.
-            done={"ImageAlreadyExistsException"},
+
+        async def put() -> Any:
+            return await self._call(
+                ref, "PutImage",
+                lambda c: c.put_image(
+                    **_repo(ref), imageManifest=image["imageManifest"], imageTag=tag, imageDigest=digest,
+                    imageManifestMediaType=image.get("imageManifestMediaType") or MANIFEST_MEDIA_TYPES[3],
+                ),
+                # The tag is on this digest already, or (immutable tags) on another one: found out below.
+                answers={"ImageAlreadyExistsException": _TAG_TAKEN, "ImageTagAlreadyExistsException": _TAG_TAKEN},
+            )
+
+        answer = await put()
+        if answer is not _TAG_TAKEN:
+            return answer if isinstance(answer, RegistryError) else None
+        holders = await self._call(
+            ref, "DescribeImages", lambda c: c.describe_images(**_repo(ref), imageIds=[{"imageTag": tag}]),
+            missing={"imageDetails": []},
         )
-        return put if isinstance(put, RegistryError) else None
+        if isinstance(holders, RegistryError):
+            return holders
+        others = [d["imageDigest"] for d in holders["imageDetails"] if d["imageDigest"] != digest]
+        if not others:
+            return None
+        for other in others:  # the tag is taken off first; the image keeps its other tags
+            moved = await self.unprotect(ref, other, tag)
+            if isinstance(moved, RegistryError):
+                return moved
+            if moved is Unprotected.KEPT_LAST_TAG:
+                return RegistryError(Problem.DENIED, f"{ref.name}: tag {tag} is the last tag of {other} in a repository with "
+                                     "immutable tags; removing it would delete that image", retry_after=3600.0)
+        answer = await put()
+        if answer is _TAG_TAKEN:  # tagged again elsewhere in between: the next attempt sorts it out
+            return RegistryError(Problem.THROTTLED, f"{ref.name}: tag {tag} was moved by someone else meanwhile")
+        return answer if isinstance(answer, RegistryError) else None
 
     async def unprotect(self, ref: ImageReference, digest: str, tag: str) -> Unprotected | RegistryError:
         """Remove ``tag`` from ``digest`` when the revision leaves history."""
@@ -238,10 +267,10 @@ class Ecr:
         request: Callable[[BaseClient], T],
         *,
         missing: Any = None,
-        done: frozenset[str] | set[str] = frozenset(),
+        answers: Mapping[str, Any] | None = None,
     ) -> Any:
         """``request`` in a worker thread, measured; ``missing`` stands for a not-found answer when given,
-        and error codes in ``done`` count as success."""
+        and an error code in ``answers`` stands for the value it maps to."""
         region = _ecr(ref).region
         until, pause = self._throttled.get(region, (0.0, 0.0))
         if time.monotonic() < until:
@@ -256,8 +285,8 @@ class Ecr:
             except ClientError as error:
                 code = error.response.get("Error", {}).get("Code", "")
                 message = error.response.get("Error", {}).get("Message", "") or code
-                if code in done:
-                    return None
+                if answers and code in answers:
+                    return answers[code]
                 if code in _NOT_FOUND or code == "ScanNotFoundException":
                     call.outcome = Problem.NOT_FOUND.value
                     if missing is not None:
@@ -271,9 +300,6 @@ class Ecr:
                 if code in _DENIED:
                     call.outcome = Problem.DENIED.value
                     return RegistryError(Problem.DENIED, f"ECR {api} on {ref.name} refused: {message}", retry_after=300.0)
-                if code == "ImageTagAlreadyExistsException":
-                    call.outcome = "conflict"
-                    return RegistryError(Problem.DENIED, f"{ref.name}: {message}", retry_after=300.0)
                 call.outcome = Problem.UNREACHABLE.value
                 return RegistryError(Problem.UNREACHABLE, f"ECR {api} on {ref.name} failed: {code}: {message}")
             except (NoCredentialsError, PartialCredentialsError) as error:

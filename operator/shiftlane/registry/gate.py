@@ -10,23 +10,32 @@ from typing import Any
 from shiftlane.api.image_policy import ImagePolicy
 from shiftlane.engine.model import ImageCheck, ImageDigest, ImageGate
 from shiftlane.registry.ecr import Ecr
+from shiftlane.registry.findings import ScanFindings
 from shiftlane.registry.inspect import ImageProblem, image_exists, inspect_images
 from shiftlane.registry.oci import OciRegistry
 from shiftlane.registry.policy import Allowed, Blocked, evaluate
 from shiftlane.registry.references import MalformedImage, template_images
 from shiftlane.registry.results import Problem
+from shiftlane.registry.settings import effective_policy
 
 
 @dataclass(frozen=True)
 class ImageVerdict:
     check: ImageCheck
     pins: dict[str, str] = field(default_factory=dict)  # container -> the image its revision runs
+    scans: tuple[ScanFindings, ...] = ()  # the images' scans, for the findings metric
 
 
 @dataclass
 class ImageGatekeeper:
     ecr: Ecr
     oci: OciRegistry
+    # The operator-wide policy's fields (camelCase), under each Rollout's own.
+    default_policy: dict[str, Any] | None = None
+
+    def policy_for(self, own: ImagePolicy | None) -> ImagePolicy | None:
+        """The policy a Rollout's images are checked by; None checks nothing."""
+        return effective_policy(own, self.default_policy)
 
     async def judge(self, template: dict[str, Any], policy: ImagePolicy, *, now: datetime, since: datetime) -> ImageVerdict:
         facts = await inspect_images(template, policy, self.ecr, self.oci)
@@ -38,13 +47,14 @@ class ImageGatekeeper:
             # The registry cannot be asked now: wait, never promote an unchecked image.
             return ImageVerdict(ImageCheck(ImageGate.WAITING, message=facts.message, retry_after=facts.retry_after))
         verdict = evaluate(policy, facts, now=now, checking_since=since)
+        scans = tuple(fact.scan for fact in facts if fact.scan is not None and fact.scan.status.has_results)
         if isinstance(verdict, Blocked):
-            return ImageVerdict(ImageCheck(ImageGate.BLOCKED, verdict.reason.value, verdict.message))
+            return ImageVerdict(ImageCheck(ImageGate.BLOCKED, verdict.reason.value, verdict.message), scans=scans)
         if not isinstance(verdict, Allowed):
-            return ImageVerdict(ImageCheck(ImageGate.WAITING, message=verdict.message, retry_after=verdict.retry_after))
+            return ImageVerdict(ImageCheck(ImageGate.WAITING, message=verdict.message, retry_after=verdict.retry_after), scans=scans)
         images = tuple(ImageDigest(p.container, p.tag, p.digest) for p in verdict.images)
-        pins = verdict.by_container() if policy.pin_digest else {}
-        return ImageVerdict(ImageCheck(ImageGate.ALLOWED, images=images), pins)
+        # Without pinning each image runs as written, or from its regional replica by the same tag.
+        return ImageVerdict(ImageCheck(ImageGate.ALLOWED, images=images), verdict.by_container(), scans)
 
     async def missing_digests(self, template: dict[str, Any]) -> list[str]:
         """The digest-pinned images of a running revision that their registry no longer holds (a

@@ -18,6 +18,7 @@ from typing import Any
 from shiftlane.registry.results import AuthorizationToken
 
 SECRET_NAME = "shiftlane-ecr-pull"
+MANAGED_BY = {"app.kubernetes.io/managed-by": "shiftlane"}
 EXPIRES_ANNOTATION = "shiftlane.io/token-expires-at"
 REFRESH_BEFORE = timedelta(hours=6)
 
@@ -41,7 +42,7 @@ def pull_secret_manifest(namespace: str, tokens: Sequence[AuthorizationToken], n
         "metadata": {
             "name": name,
             "namespace": namespace,
-            "labels": {"app.kubernetes.io/managed-by": "shiftlane"},
+            "labels": dict(MANAGED_BY),
             "annotations": {EXPIRES_ANNOTATION: expires.isoformat()},
         },
         "data": {".dockerconfigjson": base64.b64encode(config.encode()).decode()},
@@ -52,13 +53,17 @@ def pull_secret_manifest(namespace: str, tokens: Sequence[AuthorizationToken], n
 class ObservedPullSecret:
     expires_at: datetime | None  # None: the annotation is missing or unreadable
     registries: frozenset[str]
+    ours: bool = True  # False: someone else's Secret holds the name; it is never written over
+    resource_version: str | None = None
 
 
 def observe_pull_secret(secret: dict[str, Any] | None) -> ObservedPullSecret | None:
     """What a Secret read from the API server holds, without keeping its credentials."""
     if not secret:
         return None
-    annotation = ((secret.get("metadata") or {}).get("annotations") or {}).get(EXPIRES_ANNOTATION)
+    meta = secret.get("metadata") or {}
+    ours = all((meta.get("labels") or {}).get(k) == v for k, v in MANAGED_BY.items())
+    annotation = (meta.get("annotations") or {}).get(EXPIRES_ANNOTATION)
     try:
         expires = datetime.fromisoformat(annotation) if annotation else None
     except ValueError:
@@ -70,7 +75,7 @@ def observe_pull_secret(secret: dict[str, Any] | None) -> ObservedPullSecret | N
         registries = frozenset(document.get("auths") or {})
     except (ValueError, AttributeError):
         registries = frozenset()
-    return ObservedPullSecret(expires, registries)
+    return ObservedPullSecret(expires, registries, ours, meta.get("resourceVersion"))
 
 
 @dataclass(frozen=True)
@@ -80,7 +85,9 @@ class Refresh:
     at: datetime | None  # when the next refresh falls due, if not now
 
 
-def refresh_due(observed: ObservedPullSecret | None, registries: frozenset[str], now: datetime) -> Refresh:
+def refresh_due(
+    observed: ObservedPullSecret | None, registries: frozenset[str], now: datetime, refresh_before: timedelta = REFRESH_BEFORE
+) -> Refresh:
     """Whether the Secret must be rewritten now for ``registries`` (hosts); ``now`` is timezone-aware."""
     if observed is None:
         return Refresh(True, "missing", None)
@@ -88,7 +95,7 @@ def refresh_due(observed: ObservedPullSecret | None, registries: frozenset[str],
         return Refresh(True, "expiry unknown", None)
     if not registries <= observed.registries:
         return Refresh(True, "new registry: " + ", ".join(sorted(registries - observed.registries)), None)
-    at = observed.expires_at - REFRESH_BEFORE
+    at = observed.expires_at - refresh_before
     if now >= at:
         return Refresh(True, "expires soon" if now < observed.expires_at else "expired", None)
     return Refresh(False, "fresh", at)
