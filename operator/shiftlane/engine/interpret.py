@@ -32,8 +32,9 @@ from shiftlane.api.status import (
     ScaleDown,
     Undo,
 )
+from shiftlane.engine import adoption
 from shiftlane.engine.conditions import Stall, conditions_for
-from shiftlane.engine.model import AnalysisRequest, Decision, Event, ImageGate, Observation, Traffic, Verdict
+from shiftlane.engine.model import Adoption, AnalysisRequest, Decision, Event, ImageGate, Observation, Traffic, Verdict
 from shiftlane.engine.plan import CompileError, compile_plan
 from shiftlane.engine.replicas import resolve, share
 from shiftlane.engine.steps import (
@@ -211,9 +212,19 @@ class _Interpretation:
         if obs.conflicts:
             names = ", ".join(obs.conflicts)
             return self.stalled("ObjectConflict", f"{names} exists and was not created by Shiftlane; delete or rename it")
+        if obs.missing:
+            names = ", ".join(obs.missing)
+            return self.stalled("ObjectNotFound", f"{names} named by the Rollout not found; create it or fix the name")
         if s.stable_revision is None:
             s.stable_revision = target
             self.event("RevisionCreated", f"first revision {target} at {self.replicas} replicas")
+        elif target != s.stable_revision and s.canary_revision is None and adoption.serving(self.spec, s.workload, obs):
+            # The adopted Deployment still serves: a new template replaces the first revision outright;
+            # strategies take over once the Deployment runs no pod.
+            self.event("RevisionReplaced", f"revision {target} replaces {s.stable_revision} while Deployment"
+                                           f" {obs.workload.name} still serves")
+            s.scale_down = ScaleDown(revision=s.stable_revision, after=_time(self.now))
+            s.stable_revision = target
         if target == s.stable_revision:
             if s.canary_revision:
                 self.event("RolloutCancelled", f"target is the stable revision {target} again; canary {s.canary_revision} removed")
@@ -722,6 +733,7 @@ class _Interpretation:
             canary=canary,
         )
         services = {"": main, "stable": stable, "canary": canary or stable}
+        adopted = self.adopt()
         self.fill_status(weights, traffic, phase, message)
         return Decision(
             replicas=replicas,
@@ -732,7 +744,18 @@ class _Interpretation:
             events=tuple(self.events),
             analyses=tuple(self.analyses),
             requeue_after=min(self.wake) if self.wake else None,
+            adoption=adopted,
         )
+
+    def adopt(self) -> Adoption | None:
+        """The Deployment named by spec.workloadRef shrinks as the revisions take over (engine/adoption.py)."""
+        outcome = adoption.adopt(self.spec, self.s.workload, self.obs)
+        if outcome is None:
+            self.s.workload = None
+            return None
+        self.s.workload = outcome.status
+        self.events.extend(outcome.events)
+        return outcome.adoption
 
     def prune(self, replicas: dict[str, int]) -> tuple[str, ...]:
         s = self.s
@@ -767,7 +790,8 @@ class _Interpretation:
         s.ready_replicas = sum(o.ready for o in obs.revisions.values())
         template = obs.revisions.get(obs.template_revision)
         s.updated_replicas = template.replicas if template else 0
-        s.selector = ",".join(f"{k}={v}" for k, v in sorted(self.spec.selector.match_labels.items()))
+        labels = self.spec.selector.match_labels if self.spec.selector else {}  # none: workloadRef's Deployment missing
+        s.selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
         s.canary_weight = weights.get(canary, 0) if canary else 0
         s.stable_weight = weights.get(stable, 0)
         s.mirror_percent = traffic.mirror_percent

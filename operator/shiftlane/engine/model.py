@@ -72,6 +72,16 @@ class RouterState:
 
 
 @dataclass(frozen=True)
+class WorkloadObservation:
+    """The Deployment a Rollout adopts (spec.workloadRef), as the cluster shows it."""
+
+    name: str
+    spec_replicas: int  # what the Deployment is told to run
+    replicas: int  # its pods that exist, ready or not
+    ready: int
+
+
+@dataclass(frozen=True)
 class Observation:
     generation: int
     template_revision: str  # the revision the spec's pod template names
@@ -98,6 +108,10 @@ class Observation:
     router: RouterState | None = None
     # The verdict of an analysis with no result in `analysis` yet.
     unknown_analysis: Verdict = Verdict.RUNNING
+    # The Deployment named by spec.workloadRef, when it exists.
+    workload: WorkloadObservation | None = None
+    # Objects the Rollout names that do not exist (e.g. "Deployment shop/web"): it stalls naming them.
+    missing: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -122,6 +136,16 @@ class AnalysisRequest:
 
 
 @dataclass(frozen=True)
+class Adoption:
+    """What becomes of the Deployment named by spec.workloadRef."""
+
+    replicas: int | None  # what it should run; None leaves it as it is
+    # Its pods may still get requests: Services the user named keep their own selector (no revision
+    # key), so they reach its pods and the revisions' alike.
+    serving: bool
+
+
+@dataclass(frozen=True)
 class Decision:
     replicas: Mapping[str, int]  # desired replicas per revision; a missing revision is created
     delete: tuple[str, ...]  # revisions past revisionHistoryLimit
@@ -131,3 +155,4 @@ class Decision:
     events: tuple[Event, ...] = ()
     analyses: tuple[AnalysisRequest, ...] = ()
     requeue_after: float | None = None
+    adoption: Adoption | None = None
