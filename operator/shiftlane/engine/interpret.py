@@ -139,6 +139,8 @@ class _Interpretation:
         self.analyses: list[AnalysisRequest] = []
         self.replicas = spec.replicas
         self.stall: Stall | None = None
+        # A Deployment named by spec.workloadRef still serves next to the revisions.
+        self.adopting = adoption.serving(spec, status.workload, observation)
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -218,7 +220,7 @@ class _Interpretation:
         if s.stable_revision is None:
             s.stable_revision = target
             self.event("RevisionCreated", f"first revision {target} at {self.replicas} replicas")
-        elif target != s.stable_revision and s.canary_revision is None and adoption.serving(self.spec, s.workload, obs):
+        elif target != s.stable_revision and s.canary_revision is None and self.adopting:
             # The adopted Deployment still serves: a new template replaces the first revision outright;
             # strategies take over once the Deployment runs no pod.
             self.event("RevisionReplaced", f"revision {target} replaces {s.stable_revision} while Deployment"
@@ -687,6 +689,8 @@ class _Interpretation:
             replicas[s.canary_revision] = min(replicas[s.canary_revision], current.spec_replicas if current else 0)
 
     def minimum_available(self) -> int:
+        if self.adopting:
+            return self.replicas  # the user's Services reach every revision: none of their pods go early
         strategy = self.spec.strategy
         if strategy.name == "recreate":
             return 0  # chosen by the user: the old revision goes before the new one starts
@@ -721,7 +725,7 @@ class _Interpretation:
         weights = self.weights(mode, shape)
         main = None if mode is TrafficMode.SHARE else max(weights, key=lambda r: weights[r])
         self.keep_serving(replicas, mode, weights)
-        if mode is TrafficMode.SHARE:
+        if mode is TrafficMode.SHARE or self.adopting:
             self.keep_capacity(replicas)
         self.one_rollout_at_a_time(replicas)
         delete = self.prune(replicas)

@@ -56,13 +56,10 @@ class WorkloadWriter:
         self.apps = client.AppsV1Api(api)
 
     async def read(self, namespace: str, name: str) -> dict[str, Any] | None:
-        try:
-            response = await self.apps.read_namespaced_deployment(name, namespace, _preload_content=False)
-        except client.ApiException as error:
-            if error.status == 404:
-                return None
-            raise
-        return slim_workload(json.loads(await response.read()))
+        response = await self.apps.read_namespaced_deployment(name, namespace, _preload_content=False)
+        if response.status == 404:
+            return None
+        return await _slim(response)
 
     async def label(self, namespace: str, name: str, rollout: str) -> dict[str, Any]:
         """Mark it as the Rollout's: the operator watches only Deployments carrying this label."""
@@ -75,4 +72,14 @@ class WorkloadWriter:
         response = await self.apps.patch_namespaced_deployment(
             name, namespace, patch, field_manager=FIELD_MANAGER, _content_type=MERGE_PATCH, _preload_content=False
         )
-        return slim_workload(json.loads(await response.read()))
+        return await _slim(response)
+
+
+async def _slim(response: Any) -> dict[str, Any]:
+    """The raw response (the client does not raise for it) as a slim Deployment, or its error raised."""
+    body = await response.read()
+    if not 200 <= response.status <= 299:
+        error = client.ApiException(status=response.status, reason=response.reason)
+        error.body = body
+        raise error
+    return slim_workload(json.loads(body))
