@@ -187,10 +187,10 @@ class Namespace:
         extra = "".join(f", {k}={v}" for k, v in fields.items())
         return self.wait_status(name, ok, timeout, f"phase {phase}{extra}")
 
-    def wait_new_revision(self, name: str, old: str, timeout: float = 30) -> str:
-        """The revision Deployment created for the new template (any revision other than `old`)."""
+    def wait_new_revision(self, name: str, *old: str, timeout: float = 30) -> str:
+        """The revision Deployment created for the new template (any revision other than those in `old`)."""
         return wait_for(
-            lambda: next((rev for rev in self.deployments(name) if rev != old), None),
+            lambda: next((rev for rev in self.deployments(name) if rev not in old), None),
             timeout, f"a new revision Deployment of {self.name}/{name}",
         )
 
