@@ -142,8 +142,9 @@ class Namespace:
     # owned objects
 
     def deployments(self, name: str) -> dict[str, dict[str, Any]]:
-        """Revision -> {name, replicas (spec), status_replicas, ready, available} for a Rollout's Deployments."""
-        items = self.json("get", "deployments", "-l", f"{ROLLOUT_LABEL}={name}")["items"]
+        """Revision -> {name, replicas (spec), status_replicas, ready, available} for a Rollout's revision
+        Deployments (a Deployment it adopted carries its label but no revision)."""
+        items = self.json("get", "deployments", "-l", f"{ROLLOUT_LABEL}={name},{REVISION_LABEL}")["items"]
         return {d["metadata"]["labels"][REVISION_LABEL]: deployment_state(d) for d in items}
 
     def replicas(self, name: str) -> dict[str, int]:
@@ -186,10 +187,10 @@ class Namespace:
         extra = "".join(f", {k}={v}" for k, v in fields.items())
         return self.wait_status(name, ok, timeout, f"phase {phase}{extra}")
 
-    def wait_new_revision(self, name: str, old: str, timeout: float = 30) -> str:
-        """The revision Deployment created for the new template (any revision other than `old`)."""
+    def wait_new_revision(self, name: str, *old: str, timeout: float = 30) -> str:
+        """The revision Deployment created for the new template (any revision other than those in `old`)."""
         return wait_for(
-            lambda: next((rev for rev in self.deployments(name) if rev != old), None),
+            lambda: next((rev for rev in self.deployments(name) if rev not in old), None),
             timeout, f"a new revision Deployment of {self.name}/{name}",
         )
 
@@ -244,10 +245,12 @@ class ListWatch:
 
     resource = ""
 
-    def __init__(self, namespace: str, rollout: str):
+    def __init__(self, namespace: str, rollout: str | None):
+        """Objects of `rollout` (by its label), or every object of the kind in the namespace (None)."""
         self.events: list[tuple[str, str, Any]] = []  # type, key, value
+        selector = ["-l", f"{ROLLOUT_LABEL}={rollout}"] if rollout else []
         self._proc = subprocess.Popen(
-            ["kubectl", "-n", namespace, "get", self.resource, "-l", f"{ROLLOUT_LABEL}={rollout}",
+            ["kubectl", "-n", namespace, "get", self.resource, *selector,
              "--watch", "--output-watch-events", "-o", "json"],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         )

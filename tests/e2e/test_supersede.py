@@ -18,7 +18,7 @@ def test_new_image_mid_rollout_replaces_the_canary(ns: Namespace) -> None:
         first = ns.wait_new_revision("twice", stable)
         ns.wait_phase("twice", "Paused", 30, currentStepIndex=2)
         ns.set_image("twice", IMAGE_V2 + "-hotfix")
-        second = ns.wait_new_revision("twice", first)
+        second = ns.wait_new_revision("twice", stable, first)  # not the stable one, still there
         assert second != stable
         ns.wait_phase("twice", "Paused", 30, currentStepIndex=2)
         ns.wait_replicas("twice", {stable: 2, first: 0, second: 2})

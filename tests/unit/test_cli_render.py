@@ -329,7 +329,7 @@ def test_shiftlane_plan_missing_required_field_exits_2(tmp_path: Path, capsys: p
     raw = manifest({"recreate": {}})
     del raw["selector"]
     assert shiftlane_main(["plan", str(write(tmp_path, [rollout_object(raw)]))]) == 2
-    assert "spec.selector: Field required" in capsys.readouterr().err
+    assert "spec.selector: required with template" in capsys.readouterr().err
 
 
 def test_shiftlane_plan_ab_testing_without_routing_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

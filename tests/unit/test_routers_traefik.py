@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shiftlane.api.spec import TraefikRouting
-from shiftlane.traffic.router import Wanted, patch_ops
+from shiftlane.traffic.router import Backends, Wanted, patch_ops
 from shiftlane.traffic.traefik import traefik_router
 from tests.unit.routers_golden import Case, cases
 
@@ -16,7 +16,7 @@ def test_golden(folder) -> None:
 
 
 def test_a_shadow_gives_back_the_users_weighted_as_it_was() -> None:
-    router = traefik_router(TraefikRouting(traefik_service="checkout"), "shop", "checkout")
+    router = traefik_router(TraefikRouting(traefik_service="checkout"), "shop", Backends("checkout"))
     managed = router.managed[0]
     weighted = {
         "services": [

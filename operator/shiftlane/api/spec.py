@@ -550,8 +550,34 @@ class RolloutSpec(Model):
     model_config = ConfigDict(
         json_schema_extra={
             "x-kubernetes-validations": [
+                # A workloadRef's Deployment brings its own template (and selector, when none is given).
                 rule(
-                    "!has(self.selector.matchLabels) || self.selector.matchLabels.all(k, has(self.template.metadata) && has(self.template.metadata.labels)"
+                    "has(self.template) || has(self.workloadRef)",
+                    "one of template, workloadRef is required",
+                    "FieldValueRequired",
+                    ".template",
+                ),
+                rule(
+                    "!(has(self.template) && has(self.workloadRef))",
+                    "template and workloadRef cannot both be set: the Rollout runs the Deployment's template",
+                    "FieldValueForbidden",
+                    ".workloadRef",
+                ),
+                rule(
+                    "has(self.selector) || has(self.workloadRef)",
+                    "selector is required with template",
+                    "FieldValueRequired",
+                    ".selector",
+                ),
+                rule(
+                    "!has(self.workloadRef) || has(self.replicas)",
+                    "replicas is required with workloadRef: the Rollout holds the count (the Deployment's replicas leaves Git)",
+                    "FieldValueRequired",
+                    ".replicas",
+                ),
+                rule(
+                    "!has(self.selector) || !has(self.template) || !has(self.selector.matchLabels)"
+                    " || self.selector.matchLabels.all(k, has(self.template.metadata) && has(self.template.metadata.labels)"
                     " && k in self.template.metadata.labels && self.template.metadata.labels[k] == self.selector.matchLabels[k])",
                     "selector.matchLabels must match template.metadata.labels",
                     "FieldValueInvalid",
@@ -568,7 +594,8 @@ class RolloutSpec(Model):
         }
     )
     replicas: Annotated[int, Field(ge=0, le=10000)] = 1
-    selector: LabelSelector = Field(
+    selector: LabelSelector | None = Field(
+        None,
         json_schema_extra={
             "x-kubernetes-validations": [
                 rule("has(self.matchLabels) && size(self.matchLabels) > 0", "selector.matchLabels must name at least one label"),
@@ -583,7 +610,11 @@ class RolloutSpec(Model):
             ]
         }
     )
-    template: PodTemplate
+    template: PodTemplate | None = None
+    # Adoption: the template comes from a Deployment, which Shiftlane scales down (api/adoption.py).
+    workload_ref: WorkloadRef | None = None
+    # Existing Services to use under their own names; unset roles get Services Shiftlane creates.
+    services: ServiceNames | None = None
     min_ready_seconds: Annotated[int, Field(ge=0)] = DEFAULT_MIN_READY_SECONDS
     revision_history_limit: Annotated[int, Field(ge=0, le=100)] = 10
     # A Deployment holds it in an int32.
@@ -622,6 +653,13 @@ ROLLOUT_RULES = [
         ".metadata.name",
     ),
 ]
+
+
+# imagePolicy's and adoption's models build on Model and Duration above, so they are imported once those exist.
+from shiftlane.api.adoption import ServiceNames, WorkloadRef  # noqa: E402
+from shiftlane.api.image_policy import ImagePolicy  # noqa: E402
+
+RolloutSpec.model_rebuild()
 
 
 def parse_spec(raw: dict[str, Any]) -> RolloutSpec:

@@ -184,6 +184,17 @@ class HookStatus(Mutable):
     next_call_at: datetime | None = None
 
 
+class WorkloadStatus(Mutable):
+    """The Deployment named by spec.workloadRef, as last observed."""
+
+    name: str
+    replicas: int = 0  # what it is told to run
+    ready_replicas: int = 0
+    # It has run no pod since the Rollout took over: from then on it gets no traffic from the
+    # Services Shiftlane manages, and its pods are not counted as the Rollout's capacity.
+    adopted: bool = False
+
+
 class RolloutStatus(Mutable):
     observed_generation: int | None = None
     phase: Phase = Phase.PENDING
@@ -212,6 +223,7 @@ class RolloutStatus(Mutable):
     mirror_percent: int = 0
     header_route: bool = False
     router: RouterStatus | None = None
+    workload: WorkloadStatus | None = None
     images: list[ImageStatus] = Field(default_factory=list)
     revisions: list[RevisionStatus] = Field(default_factory=list)
     conditions: list[Condition] = Field(

@@ -52,6 +52,10 @@ def spec_problem(spec: RolloutSpec) -> str | None:
         return "spec.strategy: exactly one strategy must be set"
     if name in ("abTesting", "shadow") and strategy.traffic_routing is None:
         return f"spec.strategy.{name}.trafficRouting: required for {name}"
+    if (spec.template is None) == (spec.workload_ref is None):
+        return "spec.template: exactly one of template, workloadRef must be set"
+    if spec.selector is None and spec.workload_ref is None:
+        return "spec.selector: required with template"
     return None
 
 
@@ -186,9 +190,11 @@ def render_rollout(rollout: dict[str, Any], routers: Set[str] | None = None) -> 
     if generation is not None:
         lag = "" if observed == generation else " (not yet observed)" if observed is None else f" (observed {observed})"
         lines.append(f"Generation:  {generation}{lag}")
-    if spec is not None:
+    if spec is not None and spec.template is not None:
         images = ", ".join(f"{c.name}={c.image}" for c in spec.template.spec.containers)
         lines.append(f"Images:      {images}")
+    if spec is not None and spec.workload_ref is not None:
+        lines.append(f"Workload:    Deployment {spec.workload_ref.name} (scaleDown: {spec.workload_ref.scale_down})")
     lines += [
         f"Stable:      {status.stable_revision or '-'}",
         f"Canary:      {status.canary_revision or '-'}",

@@ -22,13 +22,13 @@ from shiftlane.controller.webhooks import WebhookCaller
 from shiftlane.engine.steps import TemplateName
 from shiftlane.engine.model import Event
 from shiftlane.kube.client import api_client
-from shiftlane.kube.labels import REVISION_LABEL, ROLLOUT_LABEL, SERVICE_SUFFIXES, rollouts_for_service, service_name
-from shiftlane.kube.labels import revision_name
+from shiftlane.kube.labels import REVISION_LABEL, ROLLOUT_LABEL, named_services, revision_name, rollouts_for_service, service_names
 from shiftlane.kube.revisions import RevisionWriter, slim_deployment
 from shiftlane.kube.rollouts import StatusWriter, slim_rollout
 from shiftlane.kube.secrets import SecretStore
 from shiftlane.kube.services import ServiceView, ServiceWriter, slim_service
 from shiftlane.kube.templates import TemplateStatusWriter
+from shiftlane.kube.workloads import WorkloadWriter, slim_workload
 from shiftlane.registry.ecr import Ecr
 from shiftlane.registry.gate import ImageGatekeeper
 from shiftlane.registry.oci import OciRegistry
@@ -48,6 +48,8 @@ class Indexes:
     terminating: kopf.Index[Key, str]  # (namespace, rollout) -> the revision of each pod being deleted
     templates: kopf.Index[Key, dict[str, Any]]  # AnalysisTemplates by (namespace, name)
     cluster_templates: kopf.Index[Key, dict[str, Any]]  # ClusterAnalysisTemplates by ("", name)
+    workloads: kopf.Index[Key, dict[str, Any]]  # adopted Deployments, by (namespace, name)
+    references: kopf.Index[tuple[str, str, str], str]  # (namespace, kind, name) -> Rollouts naming that object
 
     def template(self, ref: TemplateName, namespace: str) -> dict[str, Any] | None:
         found = self.cluster_templates.get(("", ref.name), []) if ref.cluster_scope else self.templates.get((namespace, ref.name), [])
@@ -98,7 +100,7 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
 
     state.reconciler = Reconciler(
         revisions, ServiceWriter(api), StatusWriter(api), _emit, routes=api, images=images,
-        stable_tags=StableTagger(ecr, revision_template, _emit),
+        stable_tags=StableTagger(ecr, revision_template, _emit), workloads=WorkloadWriter(api),
         analysis=AnalysisRunner(api), webhooks=WebhookCaller(session),
     )
     state.templates = TemplateStatusWriter(api)
@@ -113,9 +115,26 @@ async def shiftlane_rollouts(body: kopf.Body, namespace: str, name: str, **_: An
     return {(namespace, name): slim_rollout(_plain(body))}
 
 
-@kopf.index("apps", "v1", "deployments", labels={ROLLOUT_LABEL: kopf.PRESENT})
+@kopf.index(GROUP, VERSION, PLURAL)
+async def shiftlane_references(body: kopf.Body, namespace: str, name: str, **_: Any) -> dict[tuple[str, str, str], str]:
+    """The Deployment (spec.workloadRef) and Services (spec.services) a Rollout names, so a change of
+    one reconciles the Rollouts naming it without a scan."""
+    spec = body.get("spec") or {}
+    named = [("Service", svc) for svc in named_services(_plain(body)).values()]
+    if (spec.get("workloadRef") or {}).get("name"):
+        named.append(("Deployment", spec["workloadRef"]["name"]))
+    return {(namespace, kind, obj): name for kind, obj in named}
+
+
+@kopf.index("apps", "v1", "deployments", labels={ROLLOUT_LABEL: kopf.PRESENT, REVISION_LABEL: kopf.PRESENT})
 async def shiftlane_revisions(body: kopf.Body, namespace: str, labels: kopf.Labels, **_: Any) -> dict[Key, dict[str, Any]]:
     return {(namespace, labels[ROLLOUT_LABEL]): slim_deployment(_plain(body))}
+
+
+# Adopted Deployments carry the Rollout label (so the filtered watch delivers them) but no revision.
+@kopf.index("apps", "v1", "deployments", labels={ROLLOUT_LABEL: kopf.PRESENT, REVISION_LABEL: kopf.ABSENT})
+async def shiftlane_workloads(body: kopf.Body, namespace: str, name: str, **_: Any) -> dict[Key, dict[str, Any]]:
+    return {(namespace, name): slim_workload(_plain(body))}
 
 
 # Every Service, not only ours: a Service someone else made under a name a Rollout wants must be seen
@@ -172,17 +191,30 @@ async def rollout_changed(namespace: str, name: str, **kwargs: Any) -> None:
     await _reconcile((namespace, name), kwargs)
 
 
-@kopf.on.event("apps", "v1", "deployments", labels={ROLLOUT_LABEL: kopf.PRESENT})
+@kopf.on.event("apps", "v1", "deployments", labels={ROLLOUT_LABEL: kopf.PRESENT, REVISION_LABEL: kopf.PRESENT})
 async def revision_changed(namespace: str, labels: kopf.Labels, **kwargs: Any) -> None:
     await _reconcile((namespace, labels[ROLLOUT_LABEL]), kwargs)
 
 
+@kopf.on.event("apps", "v1", "deployments", labels={ROLLOUT_LABEL: kopf.PRESENT, REVISION_LABEL: kopf.ABSENT})
+async def workload_changed(namespace: str, name: str, **kwargs: Any) -> None:
+    """An adopted Deployment changed: its template (a new revision) or its pods (how far to scale it down)."""
+    for rollout in _naming(kwargs, namespace, "Deployment", name):
+        await _reconcile((namespace, rollout), kwargs)
+
+
 @kopf.on.event("", "v1", "services")
 async def service_changed(namespace: str, name: str, **kwargs: Any) -> None:
-    """Ours edited or deleted (repaired at once), or someone else's made or removed under a name a Rollout wants."""
-    for rollout in rollouts_for_service(name):
+    """Ours edited or deleted (repaired at once), someone else's made or removed under a name a Rollout
+    wants, or one a Rollout names in spec.services."""
+    for rollout in sorted(rollouts_for_service(name) | _naming(kwargs, namespace, "Service", name)):
         if (namespace, rollout) in kwargs["shiftlane_rollouts"]:
             await _reconcile((namespace, rollout), kwargs)
+
+
+def _naming(kwargs: dict[str, Any], namespace: str, kind: str, name: str) -> set[str]:
+    """The Rollouts that name this object (a copy: the index changes while a reconcile awaits)."""
+    return set(kwargs["shiftlane_references"].get((namespace, kind, name), []))
 
 
 async def _route_changed(namespace: str, name: str, kind: str, kwargs: dict[str, Any]) -> None:
@@ -220,6 +252,7 @@ async def _reconcile(key: Key, kwargs: dict[str, Any]) -> None:
     state.indexes = Indexes(
         kwargs["shiftlane_rollouts"], kwargs["shiftlane_revisions"], kwargs["shiftlane_services"], kwargs["shiftlane_terminating"],
         kwargs["shiftlane_templates"], kwargs["shiftlane_cluster_templates"],
+        kwargs["shiftlane_workloads"], kwargs["shiftlane_references"],
     )
     await reconcile_key(key)
 
@@ -230,12 +263,14 @@ async def reconcile_key(key: Key) -> None:
     indexes = state.indexes
     namespace, name = key
     rollout = next(iter(indexes.rollouts.get(key, [])), None)
-    names = [service_name(name, suffix) for suffix in SERVICE_SUFFIXES]
+    names = service_names(rollout).values() if rollout is not None else ()
+    workload = ((rollout or {}).get("spec") or {}).get("workloadRef") or {}
     children = Children(
         deployments=list(indexes.revisions.get(key, [])),
         services={svc: view for svc in names for view in indexes.services.get((namespace, svc), [])},
         terminating=Counter(indexes.terminating.get(key, [])),
         templates=indexes.template,
+        workload=next(iter(indexes.workloads.get((namespace, workload.get("name")), [])), None),
     )
     await state.reconciler.reconcile(key, rollout, children, _wake)
 

@@ -26,10 +26,11 @@ from shiftlane.controller.webhooks import track as track_webhooks
 from shiftlane.controller.webhooks import verdicts as webhook_verdicts
 from shiftlane.engine.model import Decision, Event, ImageGate, Observation
 from shiftlane.kube.client import api_message, namespace_terminating, refused
-from shiftlane.kube.labels import SERVICE_SUFFIXES, REVISION_LABEL, resource_version, revision_name, service_name
+from shiftlane.kube.labels import REVISION_LABEL, ROLLOUT_LABEL, named_services, resource_version, revision_name, service_names
 from shiftlane.kube.revisions import RevisionWriter, observe_revision, revision_manifest
 from shiftlane.kube.rollouts import StatusWriter, status_document
-from shiftlane.kube.services import ServiceView, ServiceWriter, differs, service_manifest, service_ports
+from shiftlane.kube.services import ServiceView, ServiceWriter, differs, named_service_manifest, service_manifest, service_ports
+from shiftlane.kube.workloads import WorkloadWriter, adopted_rollout, observe_workload
 from shiftlane.registry.gate import ImageGatekeeper, ImageVerdict
 from shiftlane.registry.metrics import forget_findings, record_findings
 from shiftlane.registry.pinning import pinned_template
@@ -43,6 +44,9 @@ log = logging.getLogger(__name__)
 # A failed reconcile is retried after RETRY_SECONDS, doubling on each further failure up to MAX_RETRY_SECONDS.
 RETRY_SECONDS = 5.0
 MAX_RETRY_SECONDS = 300.0
+# A workloadRef naming no Deployment is looked up again this often: the operator watches only
+# Deployments it has labelled, so it would not see the Deployment being created.
+WORKLOAD_RECHECK_SECONDS = 10.0
 
 
 Key = tuple[str, str]
@@ -58,6 +62,7 @@ class Children:
     services: Mapping[str, ServiceView] = field(default_factory=dict)  # the Services with the names it uses, by name
     terminating: Mapping[str, int] = field(default_factory=dict)  # revision -> its pods being deleted
     templates: TemplateLookup = lambda ref, namespace: None  # the analysis templates the watch shows
+    workload: dict[str, Any] | None = None  # the Deployment spec.workloadRef names (slim), once labelled
 
 
 @dataclass
@@ -67,6 +72,7 @@ class Written:
 
     deployments: dict[str, dict[str, Any]] = field(default_factory=dict)  # by revision
     services: dict[str, ServiceView] = field(default_factory=dict)  # by name
+    workload: dict[str, Any] | None = None  # the adopted Deployment (slim)
 
 
 @dataclass(frozen=True)
@@ -154,6 +160,8 @@ class Reconciler:
     pull_secrets: PullSecretKeeper | None = None
     # imagePolicy.protectStable's tag on the stable revision's ECR digests; None tags nothing.
     stable_tags: StableTagger | None = None
+    # Reads, labels and scales Deployments named by spec.workloadRef; None adopts nothing.
+    workloads: WorkloadWriter | None = None
     clock: Callable[[], float] = time.time
     _locks: dict[Key, asyncio.Lock] = field(default_factory=dict)
     _fresh: dict[Key, dict[str, Any]] = field(default_factory=dict)
@@ -214,6 +222,9 @@ class Reconciler:
         if rollout["metadata"].get("deletionTimestamp"):
             return  # owner references remove what it owns
         status_raw = rollout.get("status") or {}
+        workload = await self._workload(key, rollout, children.workload)
+        if workload is not None:
+            rollout = adopted_rollout(rollout, workload)
         try:
             spec = RolloutSpec.model_validate(rollout["spec"])
             status = RolloutStatus.model_validate(status_raw)
@@ -222,7 +233,7 @@ class Reconciler:
             await self._write_invalid(rollout, str(error))
             return
         now = self.clock()
-        observation, services = await self._observe(key, rollout, spec, status, children, now)
+        observation, services = await self._observe(key, rollout, spec, status, children, workload, now)
         # Measurements and webhook answers due now go into the status the engine reads: its verdicts
         # come from there, and a restarted operator finds them there.
         if self.analysis is not None:
@@ -260,7 +271,23 @@ class Reconciler:
         await self._report(rollout, spec, status, decision, now)
         if self.stable_tags is not None and self._protects_stable(spec):
             self.stable_tags.follow(key, rollout, decision.status.stable_revision)
-        self._schedule(key, decision.requeue_after, wake)
+        workload_missing = spec.workload_ref is not None and workload is None
+        self._schedule(key, WORKLOAD_RECHECK_SECONDS if workload_missing else decision.requeue_after, wake)
+
+    async def _workload(self, key: Key, rollout: dict[str, Any], indexed: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The Deployment spec.workloadRef names (None: none named, or no such Deployment), labelled as
+        this Rollout's so that the operator's Deployment watch delivers its changes."""
+        ref = (rollout.get("spec") or {}).get("workloadRef")
+        if not ref or self.workloads is None:
+            return None
+        namespace, name = key
+        written = self._written.setdefault(key, Written())
+        known = [w for w in (indexed, written.workload) if w is not None and w["metadata"]["name"] == ref["name"]]
+        current = max(known, key=resource_version) if known else await self.workloads.read(namespace, ref["name"])
+        if current is not None and ROLLOUT_LABEL not in current["metadata"]["labels"]:
+            current = await self.workloads.label(namespace, ref["name"], name)
+        written.workload = current
+        return current
 
     async def _track_checks(self, key: Key, decision: Decision, children: Children, now: float) -> Decision:
         """Start the analysis runs and webhook calls the Decision asks for; wake up for the next one due."""
@@ -273,7 +300,8 @@ class Reconciler:
         return replace(decision, requeue_after=min(wakes) if wakes else None)
 
     async def _observe(
-        self, key: Key, rollout: dict[str, Any], spec: RolloutSpec, status: RolloutStatus, children: Children, now: float
+        self, key: Key, rollout: dict[str, Any], spec: RolloutSpec, status: RolloutStatus, children: Children,
+        workload: dict[str, Any] | None, now: float,
     ) -> tuple[Observation, dict[str, ServiceView]]:
         namespace, name = key
         written = self._written.setdefault(key, Written())
@@ -285,7 +313,20 @@ class Reconciler:
         }
         services = _newest(dict(children.services), written.services, lambda view: view.resource_version)
         uid = rollout["metadata"]["uid"]
-        conflicts = [f"Service {namespace}/{svc}" for svc, view in sorted(services.items()) if view.owner_uid != uid]
+        names, named = service_names(rollout), named_services(rollout)
+        ours = [svc for suffix, svc in names.items() if suffix not in named]
+        conflicts = [f"Service {namespace}/{svc}" for svc in sorted(ours) if svc in services and services[svc].owner_uid != uid]
+        missing = [f"Service {namespace}/{svc}" for svc in named.values() if svc not in services]
+        service_revisions = {
+            suffix: view.revision
+            for suffix, svc in names.items()
+            if (view := services.get(svc)) is not None and (view.owner_uid == uid or suffix in named)
+        }
+        generation = rollout["metadata"].get("generation", 0)
+        if spec.template is None:  # workloadRef names a Deployment that does not exist: nothing to run
+            missing.insert(0, f"Deployment {namespace}/{spec.workload_ref.name}")
+            return Observation(generation, "", revisions, command=status.command, service_revisions=service_revisions,
+                               missing=tuple(missing)), services
         template_revision = revision_of(rollout["spec"]["template"])
         template_error = None
         if template_revision not in revisions:
@@ -305,23 +346,21 @@ class Reconciler:
         if checked and status.stable_revision in revisions and status.stable_revision != template_revision:
             ask = template_revision not in revisions  # once, as the rollout starts; remembered while it runs
             rollback_missing = await self._rollback_image_missing(key, status.stable_revision, template_revision, ask)
-        router = self._router(key, spec)
+        router = self._router(key, spec, rollout)
         router_state = None
         if router is not None:
             router_state = replace(await router.observe(self.routes, rollout), objects=tuple(map(str, router.objects())))
         observation = Observation(
-            generation=rollout["metadata"].get("generation", 0),
+            generation=generation,
             template_revision=template_revision,
             revisions=revisions,
             routers=ROUTERS if self.routes is not None else frozenset(),
             router=router_state,
             command=status.command,
-            service_revisions={
-                suffix: view.revision
-                for suffix in SERVICE_SUFFIXES
-                if (view := services.get(service_name(name, suffix))) is not None and view.owner_uid == uid
-            },
+            service_revisions=service_revisions,
             conflicts=tuple(conflicts),
+            missing=tuple(missing),
+            workload=observe_workload(workload) if workload is not None else None,
             template_error=template_error,
             image_check=image_check,
             rollback_image_missing=rollback_missing,
@@ -371,11 +410,11 @@ class Reconciler:
             return {}
         return judged.verdict.pins
 
-    def _router(self, key: Key, spec: RolloutSpec) -> Router | None:
+    def _router(self, key: Key, spec: RolloutSpec, rollout: dict[str, Any]) -> Router | None:
         routing = spec.strategy.traffic_routing
         if routing is None or self.routes is None:
             return None
-        return router_for(routing, *key)
+        return router_for(routing, *key, named_services(rollout))
 
     async def _template_error(self, key: Key, rollout: dict[str, Any], revision: str, number: int, replicas: int) -> str | None:
         """Whether the API server would refuse the new revision's Deployment: asked before anything of it is written."""
@@ -391,19 +430,29 @@ class Reconciler:
     ) -> None:
         namespace, name = key
         written = self._written[key]
-        # Nothing derived from a template the API server refuses, and nothing written over an object
-        # Shiftlane did not create.
-        if observation.template_error is None and not observation.conflicts:
+        # Nothing derived from a template the API server refuses, nothing written over an object
+        # Shiftlane did not create, and nothing while an object the Rollout names is missing.
+        if observation.template_error is None and not observation.conflicts and not observation.missing:
             # Traffic first (Services, then routes), so no request is sent to pods about to be scaled away.
             ports = service_ports(rollout["spec"]["template"])
-            for suffix, revision in decision.services.items() if ports else ():
+            names, named = service_names(rollout), named_services(rollout)
+            # While an adopted Deployment still serves, the Services the user named keep reaching its pods.
+            held = decision.adoption is not None and decision.adoption.serving
+            for suffix, revision in decision.services.items():
+                current = services.get(names[suffix])
+                if suffix in named:
+                    manifest = named_service_manifest(namespace, names[suffix], current, None if held else revision)
+                    if dict(current.selector or {}) != manifest["spec"]["selector"]:
+                        written.services[names[suffix]] = await self.services.apply(manifest)
+                    continue
+                if not ports:
+                    continue
                 manifest = service_manifest(rollout, suffix, revision, ports)
-                current = services.get(service_name(name, suffix))
                 if current is None:
                     written.services[manifest["metadata"]["name"]] = await self.services.create(manifest)
                 elif differs(current, manifest):
                     written.services[manifest["metadata"]["name"]] = await self.services.apply(manifest)
-            router = self._router(key, spec)
+            router = self._router(key, spec, rollout)
             stable = decision.status.stable_revision
             if router is not None and stable is not None and not (observation.router and observation.router.problems):
                 await router.apply(self.routes, rollout, stable, decision.traffic.canary, decision.traffic)
@@ -425,6 +474,9 @@ class Reconciler:
                 await self.stable_tags.leaving(key, rollout, decision.status.stable_revision, revision)
             await self.revisions.delete(namespace, revision_name(name, revision))
             written.deployments.pop(revision, None)
+        adoption, workload = decision.adoption, observation.workload
+        if adoption is not None and adoption.replicas is not None and workload is not None and adoption.replicas != workload.spec_replicas:
+            written.workload = await self.workloads.scale(namespace, workload.name, adoption.replicas)
 
     async def _report(self, rollout: dict[str, Any], spec: RolloutSpec, status: RolloutStatus, decision: Decision, now: float) -> None:
         """The Decision's Events and status: the only writes made for a Decision that was not applied."""

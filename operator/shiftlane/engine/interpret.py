@@ -32,8 +32,10 @@ from shiftlane.api.status import (
     ScaleDown,
     Undo,
 )
+from shiftlane.engine import adoption
 from shiftlane.engine.conditions import Stall, conditions_for
 from shiftlane.engine.model import (
+    Adoption,
     AnalysisRequest,
     Decision,
     Event,
@@ -154,6 +156,8 @@ class _Interpretation:
         self.frozen: str | None = None
         self.replicas = spec.replicas
         self.stall: Stall | None = None
+        # A Deployment named by spec.workloadRef still serves next to the revisions.
+        self.adopting = adoption.serving(spec, status.workload, observation)
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -227,9 +231,19 @@ class _Interpretation:
         if obs.conflicts:
             names = ", ".join(obs.conflicts)
             return self.stalled("ObjectConflict", f"{names} exists and was not created by Shiftlane; delete or rename it")
+        if obs.missing:
+            names = ", ".join(obs.missing)
+            return self.stalled("ObjectNotFound", f"{names} named by the Rollout not found; create it or fix the name")
         if s.stable_revision is None:
             s.stable_revision = target
             self.event("RevisionCreated", f"first revision {target} at {self.replicas} replicas")
+        elif target != s.stable_revision and s.canary_revision is None and self.adopting:
+            # The adopted Deployment still serves: a new template replaces the first revision outright;
+            # strategies take over once the Deployment runs no pod.
+            self.event("RevisionReplaced", f"revision {target} replaces {s.stable_revision} while Deployment"
+                                           f" {obs.workload.name} still serves")
+            s.scale_down = ScaleDown(revision=s.stable_revision, after=_time(self.now))
+            s.stable_revision = target
         if target == s.stable_revision:
             if s.canary_revision:
                 self.event("RolloutCancelled", f"target is the stable revision {target} again; canary {s.canary_revision} removed")
@@ -753,6 +767,8 @@ class _Interpretation:
             replicas[s.canary_revision] = min(replicas[s.canary_revision], current.spec_replicas if current else 0)
 
     def minimum_available(self) -> int:
+        if self.adopting:
+            return self.replicas  # the user's Services reach every revision: none of their pods go early
         strategy = self.spec.strategy
         if strategy.name == "recreate":
             return 0  # chosen by the user: the old revision goes before the new one starts
@@ -787,7 +803,7 @@ class _Interpretation:
         weights = self.weights(mode, shape)
         main = None if mode is TrafficMode.SHARE else max(weights, key=lambda r: weights[r])
         self.keep_serving(replicas, mode, weights)
-        if mode is TrafficMode.SHARE:
+        if mode is TrafficMode.SHARE or self.adopting:
             self.keep_capacity(replicas)
         self.one_rollout_at_a_time(replicas)
         delete = self.prune(replicas)
@@ -799,6 +815,7 @@ class _Interpretation:
             canary=canary,
         )
         services = {"": main, "stable": stable, "canary": canary or stable}
+        adopted = self.adopt()
         self.fill_status(weights, traffic, phase, message)
         return Decision(
             replicas=replicas,
@@ -810,7 +827,18 @@ class _Interpretation:
             analyses=tuple(self.analyses),
             webhooks=tuple(self.webhook_requests),
             requeue_after=min(self.wake) if self.wake else None,
+            adoption=adopted,
         )
+
+    def adopt(self) -> Adoption | None:
+        """The Deployment named by spec.workloadRef shrinks as the revisions take over (engine/adoption.py)."""
+        outcome = adoption.adopt(self.spec, self.s.workload, self.obs)
+        if outcome is None:
+            self.s.workload = None
+            return None
+        self.s.workload = outcome.status
+        self.events.extend(outcome.events)
+        return outcome.adoption
 
     def prune(self, replicas: dict[str, int]) -> tuple[str, ...]:
         s = self.s
@@ -847,7 +875,8 @@ class _Interpretation:
         s.ready_replicas = sum(o.ready for o in obs.revisions.values())
         template = obs.revisions.get(obs.template_revision)
         s.updated_replicas = template.replicas if template else 0
-        s.selector = ",".join(f"{k}={v}" for k, v in sorted(self.spec.selector.match_labels.items()))
+        labels = self.spec.selector.match_labels if self.spec.selector else {}  # none: workloadRef's Deployment missing
+        s.selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
         s.canary_weight = weights.get(canary, 0) if canary else 0
         s.stable_weight = weights.get(stable, 0)
         s.mirror_percent = traffic.mirror_percent

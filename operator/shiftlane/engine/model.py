@@ -73,6 +73,16 @@ class RouterState:
 
 
 @dataclass(frozen=True)
+class WorkloadObservation:
+    """The Deployment a Rollout adopts (spec.workloadRef), as the cluster shows it."""
+
+    name: str
+    spec_replicas: int  # what the Deployment is told to run
+    replicas: int  # its pods that exist, ready or not
+    ready: int
+
+
+@dataclass(frozen=True)
 class Observation:
     generation: int
     template_revision: str  # the revision the spec's pod template names
@@ -103,6 +113,10 @@ class Observation:
     # Why the analysis templates the strategy names cannot run (missing, or a condition that does not
     # compile): a rollout in flight stalls naming the template.
     analysis_problem: str | None = None
+    # The Deployment named by spec.workloadRef, when it exists.
+    workload: WorkloadObservation | None = None
+    # Objects the Rollout names that do not exist (e.g. "Deployment shop/web"): it stalls naming them.
+    missing: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -134,6 +148,16 @@ class WebhookRequest:
 
 
 @dataclass(frozen=True)
+class Adoption:
+    """What becomes of the Deployment named by spec.workloadRef."""
+
+    replicas: int | None  # what it should run; None leaves it as it is
+    # Its pods may still get requests: Services the user named keep their own selector (no revision
+    # key), so they reach its pods and the revisions' alike.
+    serving: bool
+
+
+@dataclass(frozen=True)
 class Decision:
     replicas: Mapping[str, int]  # desired replicas per revision; a missing revision is created
     delete: tuple[str, ...]  # revisions past revisionHistoryLimit
@@ -144,3 +168,4 @@ class Decision:
     analyses: tuple[AnalysisRequest, ...] = ()
     webhooks: tuple[WebhookRequest, ...] = ()
     requeue_after: float | None = None
+    adoption: Adoption | None = None

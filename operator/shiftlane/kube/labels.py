@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from shiftlane.api.adoption import SERVICE_ROLES
+
 ROLLOUT_LABEL = "shiftlane.io/rollout"
 REVISION_LABEL = "shiftlane.io/revision"
 REVISION_NUMBER = "shiftlane.io/revision-number"
@@ -17,6 +19,19 @@ def revision_name(rollout: str, revision: str) -> str:
 
 def service_name(rollout: str, suffix: str) -> str:
     return f"{rollout}-{suffix}" if suffix else rollout
+
+
+def service_names(rollout: dict[str, Any]) -> dict[str, str]:
+    """Service suffix -> the name of the Service the Rollout uses for it: one spec.services names, else its own."""
+    named = named_services(rollout)
+    name = rollout["metadata"]["name"]
+    return {suffix: named.get(suffix) or service_name(name, suffix) for suffix in SERVICE_SUFFIXES}
+
+
+def named_services(rollout: dict[str, Any]) -> dict[str, str]:
+    """Service suffix -> the existing Service spec.services names for it (api/adoption.py SERVICE_ROLES)."""
+    named = (rollout.get("spec") or {}).get("services") or {}
+    return {suffix: named[role] for role, suffix in SERVICE_ROLES.items() if named.get(role)}
 
 
 def rollouts_for_service(name: str) -> set[str]:

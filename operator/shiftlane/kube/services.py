@@ -76,18 +76,29 @@ def service_manifest(rollout: dict[str, Any], suffix: str, revision: str | None,
     }
 
 
+def named_service_manifest(namespace: str, name: str, observed: ServiceView, revision: str | None) -> dict[str, Any]:
+    """An apply of the selector alone to a Service the user named in spec.services: its own keys as
+    observed, plus the revision key when one revision is to be selected. (The API server treats a
+    Service's selector as one atomic field, so the apply carries the user's keys unchanged.)"""
+    selector = {k: v for k, v in (observed.selector or {}).items() if k != REVISION_LABEL}
+    if revision:
+        selector[REVISION_LABEL] = revision
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": namespace},
+            "spec": {"selector": selector}}
+
+
 def _port(port: Mapping[str, Any]) -> Port:
     return (port.get("name"), port.get("port"), port.get("targetPort"), port.get("protocol"))
 
 
 def slim_service(service: dict[str, Any]) -> ServiceView:
-    """Owner and resourceVersion of any Service (to see a name taken by someone else); selector and ports of ours."""
-    meta = service["metadata"]
-    view = ServiceView(resource_version(service), controller_uid(meta))
+    """Owner, resourceVersion and selector of any Service (a name taken by someone else; one a Rollout
+    names in spec.services); ports of ours."""
+    meta, spec = service["metadata"], service.get("spec") or {}
+    view = ServiceView(resource_version(service), controller_uid(meta), spec.get("selector"))
     if ROLLOUT_LABEL not in (meta.get("labels") or {}):
         return view
-    spec = service.get("spec") or {}
-    return ServiceView(view.resource_version, view.owner_uid, spec.get("selector"), tuple(_port(p) for p in spec.get("ports") or []))
+    return ServiceView(view.resource_version, view.owner_uid, view.selector, tuple(_port(p) for p in spec.get("ports") or []))
 
 
 def differs(observed: ServiceView | None, manifest: dict[str, Any]) -> bool:

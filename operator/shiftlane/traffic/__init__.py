@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -11,22 +12,25 @@ from shiftlane.traffic.alb import alb_router
 from shiftlane.traffic.gateway_api import gateway_api_router
 from shiftlane.traffic.istio import istio_router
 from shiftlane.traffic.nginx import nginx_router
-from shiftlane.traffic.router import Router
+from shiftlane.kube.labels import named_services
+from shiftlane.traffic.router import Backends, Router
 from shiftlane.traffic.traefik import traefik_router
 
 _BUILDERS = {
-    "gatewayAPI": lambda r, ns, name: gateway_api_router(r.gateway_api, ns, name),
-    "istio": lambda r, ns, name: istio_router(r.istio, ns, name),
-    "traefik": lambda r, ns, name: traefik_router(r.traefik, ns, name),
-    "nginx": lambda r, ns, name: nginx_router(r.nginx, ns, name),
-    "alb": lambda r, ns, name: alb_router(r.alb, ns, name),
+    "gatewayAPI": lambda r, ns, names: gateway_api_router(r.gateway_api, ns, names),
+    "istio": lambda r, ns, names: istio_router(r.istio, ns, names),
+    "traefik": lambda r, ns, names: traefik_router(r.traefik, ns, names),
+    "nginx": lambda r, ns, names: nginx_router(r.nginx, ns, names),
+    "alb": lambda r, ns, names: alb_router(r.alb, ns, names),
 }
 # The trafficRouting keys this build drives (Observation.routers).
 ROUTERS: frozenset[str] = frozenset(_BUILDERS)
 
 
-def router_for(routing: TrafficRouting, namespace: str, rollout: str) -> Router:
-    return _BUILDERS[routing.router](routing, namespace, rollout)
+def router_for(routing: TrafficRouting, namespace: str, rollout: str, named: Mapping[str, str] | None = None) -> Router:
+    """The Rollout's router; `named` (Service suffix -> name, from spec.services) renames its backends."""
+    named = named or {}
+    return _BUILDERS[routing.router](routing, namespace, Backends(rollout, named.get("stable"), named.get("canary")))
 
 
 # (group, version, plural, kind) of every object a router reads, for the watches.
@@ -49,4 +53,5 @@ def names_route(rollout: dict[str, Any], kind: str, name: str) -> bool:
     if routing is None:
         return False
     meta = rollout["metadata"]
-    return any(ref.kind == kind and ref.name == name for ref in router_for(routing, meta["namespace"], meta["name"]).objects())
+    router = router_for(routing, meta["namespace"], meta["name"], named_services(rollout))
+    return any(ref.kind == kind and ref.name == name for ref in router.objects())

@@ -126,5 +126,5 @@ class AlbIngress:
         return out
 
 
-def alb_router(routing: AlbRouting, namespace: str, rollout: str) -> PatchRouter:
-    return PatchRouter("alb", (AlbIngress(ingress_ref(namespace, routing.ingress), Backends(rollout), routing.service_port, routing.annotation_prefix),))
+def alb_router(routing: AlbRouting, namespace: str, names: Backends) -> PatchRouter:
+    return PatchRouter("alb", (AlbIngress(ingress_ref(namespace, routing.ingress), names, routing.service_port, routing.annotation_prefix),))

@@ -106,8 +106,7 @@ class GatewayRoute(RuleRoute):
         return copied
 
 
-def gateway_api_router(routing: GatewayApiRouting, namespace: str, rollout: str) -> PatchRouter:
-    names = Backends(rollout)
+def gateway_api_router(routing: GatewayApiRouting, namespace: str, names: Backends) -> PatchRouter:
     rules = tuple(routing.rules)
     routes = [ObjectRef(GROUP, VERSION, "httproutes", "HTTPRoute", namespace, n) for n in routing.http_route_names]
     routes += [ObjectRef(GROUP, VERSION, "grpcroutes", "GRPCRoute", namespace, n) for n in routing.grpc_routes]

@@ -151,8 +151,7 @@ class DestinationRule:
         return out
 
 
-def istio_router(routing: IstioRouting, namespace: str, rollout: str) -> PatchRouter:
-    names = Backends(rollout)
+def istio_router(routing: IstioRouting, namespace: str, names: Backends) -> PatchRouter:
     vs = ObjectRef(GROUP, VERSION, "virtualservices", "VirtualService", namespace, routing.virtual_service.name)
     rule = routing.destination_rule
     if rule is None:

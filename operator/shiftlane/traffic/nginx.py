@@ -142,7 +142,7 @@ class NginxRouter:
         count(self.kind, "written")
 
 
-def nginx_router(routing: NginxRouting, namespace: str, rollout: str) -> NginxRouter:
+def nginx_router(routing: NginxRouting, namespace: str, names: Backends) -> NginxRouter:
     return NginxRouter(
-        ingress_ref(namespace, routing.ingress), ingress_ref(namespace, f"{routing.ingress}-canary"), Backends(rollout), routing.annotation_prefix
+        ingress_ref(namespace, routing.ingress), ingress_ref(namespace, f"{routing.ingress}-canary"), names, routing.annotation_prefix
     )

@@ -49,14 +49,17 @@ class Backends:
     """The names a router writes: the rollout's Services and Shiftlane's own match rules."""
 
     rollout: str
+    # Services spec.services names for these roles; unset, the Rollout's own `<rollout>-stable` / `-canary`.
+    stable_service: str | None = None
+    canary_service: str | None = None
 
     @property
     def stable(self) -> str:
-        return service_name(self.rollout, "stable")
+        return self.stable_service or service_name(self.rollout, "stable")
 
     @property
     def canary(self) -> str:
-        return service_name(self.rollout, "canary")
+        return self.canary_service or service_name(self.rollout, "canary")
 
     @property
     def match_prefix(self) -> str:

@@ -82,6 +82,6 @@ class TraefikService:
         return out
 
 
-def traefik_router(routing: TraefikRouting, namespace: str, rollout: str) -> PatchRouter:
+def traefik_router(routing: TraefikRouting, namespace: str, names: Backends) -> PatchRouter:
     ref = ObjectRef(GROUP, VERSION, "traefikservices", "TraefikService", namespace, routing.traefik_service)
-    return PatchRouter("traefik", (TraefikService(ref, Backends(rollout)),))
+    return PatchRouter("traefik", (TraefikService(ref, names),))
