@@ -155,6 +155,7 @@ async def test_nothing_listening_is_an_error(server) -> None:
 async def test_https_with_a_ca_from_a_secret(namespace, api, tmp_path) -> None:
     ca = make_ca(tmp_path)
     await create_secret(api, namespace, "web-ca", {"ca.crt": ca.ca_pem})
+
     async def value(request: web.Request) -> web.Response:
         return web.json_response({"v": 1})
 

@@ -8,9 +8,8 @@ from botocore.stub import ANY, Stubber
 
 from shiftlane.analysis import aws
 from shiftlane.analysis.condition import judge
-from shiftlane.analysis.measurement import Phase
+from shiftlane.analysis.measurement import Phase, ProviderContext
 from shiftlane.analysis.providers import measure
-from shiftlane.analysis.measurement import ProviderContext
 from shiftlane.api.analysis_providers import MetricProvider
 
 SPEC = MetricProvider.model_validate({"cloudWatch": {"region": "eu-west-1", "metricDataQueries": [

@@ -53,10 +53,6 @@ class CelSandbox:
         """Whether ``expression`` holds for ``result``: a bool value, or an error (one that is not a bool too)."""
         return self._ask({"expression": expression, "result": result})
 
-    def close(self) -> None:
-        with self._lock:
-            self._stop()
-
     def _ask(self, request: dict[str, Any]) -> Answer:
         try:
             line = json.dumps(request).encode() + b"\n"

@@ -21,6 +21,7 @@ MAX_EXPRESSION_LENGTH = 2048
 
 _sandbox = CelSandbox()
 
+
 class InvalidCondition(ValueError):
     """An expression that is not a usable condition; the message says why."""
 
