@@ -328,7 +328,7 @@ def test_shiftlane_plan_missing_required_field_exits_2(tmp_path: Path, capsys: p
     raw = manifest({"recreate": {}})
     del raw["selector"]
     assert shiftlane_main(["plan", str(write(tmp_path, [rollout_object(raw)]))]) == 2
-    assert "spec.selector: Field required" in capsys.readouterr().err
+    assert "spec.selector: required" in capsys.readouterr().err
 
 
 def test_shiftlane_plan_ab_testing_without_routing_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -392,9 +392,13 @@ def test_console_entry_point_bad_args_exit_2() -> None:
     result = subprocess.run([str(BIN / "kubectl-shiftlane"), "promote"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
-    result = subprocess.run([str(BIN / "shiftlane"), "plan", "/nonexistent.yaml"], capture_output=True, text=True, timeout=60,
-                            env={"PATH": "/nonexistent", "KUBECTL": "kubectl"})
-    assert result.returncode == 1  # not a file, so a Rollout name: kubectl is not on PATH
+    env = {"PATH": "/nonexistent", "KUBECTL": "kubectl"}
+    result = subprocess.run([str(BIN / "shiftlane"), "plan", "/nonexistent.yaml"], capture_output=True, text=True, timeout=60, env=env)
+    # A path can never be a Rollout's name: the error is about the file, and no cluster is asked.
+    assert result.returncode == 2
+    assert result.stderr == "error: /nonexistent.yaml: no such file\n"
+    result = subprocess.run([str(BIN / "shiftlane"), "plan", "web"], capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 1  # a name: looked up through kubectl, which is not on PATH
     assert "kubectl" in result.stderr and "Traceback" not in result.stderr
 
 

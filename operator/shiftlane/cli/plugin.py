@@ -15,7 +15,7 @@ from typing import Any
 from shiftlane.api.spec import TRAFFIC_ROUTERS
 from shiftlane.traffic import ROUTERS
 from shiftlane.cli.kubectl import Kubectl, KubectlError
-from shiftlane.cli.main import add_plan_arguments, run_command
+from shiftlane.cli.main import add_plan_arguments, check_command, run_command
 
 # CLI action -> status.command.name
 ACTIONS = {
@@ -140,8 +140,13 @@ def cmd_get(kube: Kubectl, args: argparse.Namespace) -> int:
 def cmd_plan(kube: Kubectl, args: argparse.Namespace) -> int:
     from shiftlane.cli.planning import plan_all
 
-    rollout = kube.get_rollout(args.name)
-    return plan_all([rollout], sys.stdout, sys.stderr, frozenset(args.routers) if args.routers else ROUTERS)
+    return check_command(kube, args, plan_all)
+
+
+def cmd_lint(kube: Kubectl, args: argparse.Namespace) -> int:
+    from shiftlane.cli.planning import lint_all
+
+    return check_command(kube, args, lint_all)
 
 
 # --- arguments -----------------------------------------------------------------------------
@@ -198,10 +203,12 @@ def build_parser() -> argparse.ArgumentParser:
     image.add_argument("images", metavar="CONTAINER=IMAGE", nargs="+")
     image.set_defaults(func=cmd_set_image)
 
-    plan = sub.add_parser("plan", parents=[common], help="print the steps the Rollout compiles to")
-    plan.add_argument("name", metavar="NAME")
-    add_plan_arguments(plan, from_file=False)
+    plan = sub.add_parser("plan", parents=[common], help="print the steps a Rollout (NAME, or -f FILE) compiles to")
+    add_plan_arguments(plan)
     plan.set_defaults(func=cmd_plan)
+    lint = sub.add_parser("lint", parents=[common], help="check Rollout manifests (-f FILE) or a Rollout NAME")
+    add_plan_arguments(lint)
+    lint.set_defaults(func=cmd_lint)
     return parser
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Set
+from collections.abc import Set
 from typing import Any
 
 from pydantic import ValidationError
 
 from shiftlane.api.spec import RolloutSpec
 from shiftlane.api.status import RolloutStatus, RouterStatus
+from shiftlane.cli.problems import format_validation_error, spec_problem
 from shiftlane.engine.plan import CompileError, compile_plan
 from shiftlane.engine.steps import Plan, TrafficMode
 
@@ -21,38 +22,6 @@ _MODE_TEXT = {
     TrafficMode.SWITCH: "switch (all traffic moves to the new revision at once)",
     TrafficMode.ROUTER: "router (the traffic router holds the weights)",
 }
-
-
-# --- errors ----------------------------------------------------------------------------------
-
-
-def field_path(loc: Iterable[Any], prefix: str = "spec") -> str:
-    path = prefix
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        else:
-            path += f".{part}" if path else str(part)
-    return path
-
-
-def format_validation_error(error: ValidationError, prefix: str = "spec") -> str:
-    lines = []
-    for item in error.errors(include_url=False):
-        lines.append(f"  {field_path(item['loc'], prefix)}: {item['msg']}")
-    return "\n".join(lines)
-
-
-def spec_problem(spec: RolloutSpec) -> str | None:
-    """What the CRD's CEL rules reject but the pydantic models let through, named by field."""
-    strategy = spec.strategy
-    try:
-        name = strategy.name
-    except StopIteration:
-        return "spec.strategy: exactly one strategy must be set"
-    if name in ("abTesting", "shadow") and strategy.traffic_routing is None:
-        return f"spec.strategy.{name}.trafficRouting: required for {name}"
-    return None
 
 
 # --- plans -----------------------------------------------------------------------------------
