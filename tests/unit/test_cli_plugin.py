@@ -6,6 +6,7 @@ The real API server round trip is in tests/integration/test_plugin.py.
 from __future__ import annotations
 
 import json
+import re
 import stat
 import sys
 from pathlib import Path
@@ -23,15 +24,22 @@ args = sys.argv[1:]
 with open(os.environ["FAKE_LOG"], "a") as log:
     log.write(json.dumps(args) + "\\n")
 obj = json.load(open(os.environ["FAKE_OBJECT"]))
+if "deployments,pods" in args:
+    print(json.dumps({{"kind": "List", "items": []}}))
+    sys.exit(0)
+if "events" in args:
+    print(json.dumps({{"kind": "List", "items": json.load(open(os.environ["FAKE_EVENTS"]))}}))
+    sys.exit(0)
 words = [a for a in args if not a.startswith("-")]
 name = words[2] if len(words) > 2 else None
 if name != obj["metadata"]["name"]:
     print('Error from server (NotFound): rollouts.shiftlane.io "%s" not found' % name, file=sys.stderr)
     sys.exit(1)
 if "--watch" in args:
-    for i in range(2):
+    # the last change is one no user sees (a new resourceVersion only)
+    for i, phase in enumerate(["Progressing", "Healthy", "Healthy"]):
         obj["metadata"]["resourceVersion"] = str(100 + i)
-        obj["status"]["phase"] = ["Progressing", "Healthy"][i]
+        obj["status"]["phase"] = phase
         print(json.dumps({{"type": "MODIFIED", "object": obj}}, indent=4))
         sys.stdout.flush()
     print(json.dumps({{"type": "DELETED", "object": obj}}, indent=4))
@@ -46,7 +54,7 @@ def rollout() -> dict[str, Any]:
     return {
         "apiVersion": "shiftlane.io/v1alpha1",
         "kind": "Rollout",
-        "metadata": {"name": "web", "namespace": "shop", "generation": 1, "resourceVersion": "1"},
+        "metadata": {"name": "web", "namespace": "shop", "generation": 1, "resourceVersion": "1", "uid": "u-1"},
         "spec": spec,
         "status": {"phase": "Healthy", "stableRevision": "aaa"},
     }
@@ -58,6 +66,11 @@ def fake_kubectl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     script.write_text(FAKE.format(python=sys.executable))
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     (tmp_path / "object.json").write_text(json.dumps(rollout()))
+    (tmp_path / "events.json").write_text(json.dumps([
+        {"metadata": {"name": "web.b"}, "reason": "Later", "message": "b", "eventTime": "2026-11-27T08:00:02.000000Z"},
+        {"metadata": {"name": "web.a"}, "reason": "Sooner", "message": "a", "eventTime": "2026-11-27T08:00:01.000000Z"},
+    ]))
+    monkeypatch.setenv("FAKE_EVENTS", str(tmp_path / "events.json"))
     log = tmp_path / "log"
     monkeypatch.setenv("KUBECTL", str(script))
     monkeypatch.setenv("FAKE_LOG", str(log))
@@ -158,13 +171,25 @@ def test_get_renders(fake_kubectl: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert "\033[" not in out  # no screen clearing when stdout is not a terminal
 
 
-def test_get_watch_renders_each_change_until_deleted(fake_kubectl: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["get", "web", "--watch"]) == 1
+def test_get_shows_events_in_event_time_order(fake_kubectl: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["get", "web"]) == 0
     out = capsys.readouterr().out
-    assert out.count("Name:        shop/web") == 3  # the first get, then two watch events
-    assert "Phase:       Progressing" in out
-    assert out.rstrip().endswith("rollout shop/web deleted")
-    watch = calls(fake_kubectl)[-1]
+    assert out.index("Sooner") < out.index("Later")
+    events = [c for c in calls(fake_kubectl) if "events" in c][-1]
+    assert "involvedObject.uid=u-1" in events and "--namespace=shop" in events
+
+
+def test_get_watch_prints_each_visible_change_with_the_time_until_deleted(
+        fake_kubectl: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["get", "web", "--watch", "--interval", "0.2"]) == 1
+    out = capsys.readouterr().out
+    # the first get, then Progressing, then Healthy; the last event changed nothing a user sees
+    assert out.count("Name:        shop/web") == 3
+    assert len(re.findall(r"^Time:        \d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}$", out, re.MULTILINE)) == 3
+    phases = re.findall(r"^Phase:       (\w+)$", out, re.MULTILINE)
+    assert phases == ["Healthy", "Progressing", "Healthy"]
+    assert re.search(r"\d\d:\d\d:\d\d [+-]\d{4} rollout shop/web deleted$", out.rstrip())
+    watch = next(c for c in calls(fake_kubectl) if "--watch" in c)
     assert {"--watch", "--output-watch-events", "json"} <= set(watch)
 
 

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from shiftlane.kube.labels import ROLLOUT_LABEL
+
 # Fully qualified, so that another project's `rollouts` (Argo Rollouts) is never picked by mistake.
 RESOURCE = "rollouts.shiftlane.io"
 
@@ -100,6 +102,16 @@ class Kubectl:
             return self.run_json("patch", RESOURCE, name, "--type=json", "-p", body, "-o", "json")
         except KubectlError as error:
             raise self._missing(name, error) from None
+
+    def list_rollouts(self, all_namespaces: bool = False) -> list[dict[str, Any]]:
+        return self.run_json("get", RESOURCE, *(["--all-namespaces"] if all_namespaces else []), "-o", "json").get("items") or []
+
+    def owned_objects(self, name: str) -> list[dict[str, Any]]:
+        """The revision Deployments and pods of a Rollout, by the label the operator puts on both."""
+        return self.run_json("get", "deployments,pods", "-l", f"{ROLLOUT_LABEL}={name}", "-o", "json").get("items") or []
+
+    def events_about(self, uid: str) -> list[dict[str, Any]]:
+        return self.run_json("get", "events", "--field-selector", f"involvedObject.uid={uid}", "-o", "json").get("items") or []
 
     def watch_rollout(self, name: str) -> Iterator[dict[str, Any]]:
         """Watch events ({"type": ..., "object": ...}) for one Rollout, streamed as kubectl prints them.

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 import uuid
 from typing import Any
 
 from shiftlane.api.spec import TRAFFIC_ROUTERS
-from shiftlane.traffic import ROUTERS
+from shiftlane.cli.get import cmd_get
 from shiftlane.cli.kubectl import Kubectl, KubectlError
 from shiftlane.cli.main import add_plan_arguments, check_command, run_command
 
@@ -26,7 +25,6 @@ ACTIONS = {
     "resume": "resume",
     "undo": "undo",
 }
-CLEAR_SCREEN = "\033[H\033[2J"
 
 
 class UsageError(Exception):
@@ -99,44 +97,6 @@ def cmd_set_image(kube: Kubectl, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_get(kube: Kubectl, args: argparse.Namespace) -> int:
-    from shiftlane.cli.render import render_rollout
-
-    routers = frozenset(args.routers) if args.routers else ROUTERS
-    rollout = kube.get_rollout(args.name)
-    tty = sys.stdout.isatty()
-
-    def show(obj: dict[str, Any]) -> None:
-        text = render_rollout(obj, routers)
-        if tty:
-            sys.stdout.write(CLEAR_SCREEN)
-        sys.stdout.write(text)
-        if not tty:
-            sys.stdout.write("\n")
-        sys.stdout.flush()
-
-    show(rollout)
-    if not args.watch:
-        return 0
-    last = rollout.get("metadata", {}).get("resourceVersion")
-    while True:  # kubectl ends a watch when the server closes it: watch again
-        started = time.monotonic()
-        for event in kube.watch_rollout(args.name):
-            kind, obj = event.get("type"), event.get("object") or {}
-            if kind == "DELETED":
-                print(f"rollout {_where(obj, args.name)} deleted")
-                return 1
-            if kind == "ERROR":
-                raise KubectlError(f"watch failed: {(obj or {}).get('message', obj)}")
-            version = obj.get("metadata", {}).get("resourceVersion")
-            if version == last:
-                continue
-            last = version
-            show(obj)
-        if time.monotonic() - started < 1:
-            time.sleep(1)  # a watch that ends at once should not become a busy loop
-
-
 def cmd_plan(kube: Kubectl, args: argparse.Namespace) -> int:
     from shiftlane.cli.planning import plan_all
 
@@ -174,7 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     get = sub.add_parser("get", parents=[common], help="show a Rollout: phase, traffic, revisions, steps")
     get.add_argument("name", metavar="NAME")
-    get.add_argument("-w", "--watch", action="store_true", help="re-render on every change")
+    get.add_argument("-w", "--watch", action="store_true",
+                     help="print again, with the time, whenever something shown changes")
+    get.add_argument("--interval", type=float, default=2.0, metavar="SECONDS",
+                     help="with --watch: how often pods and events are read again (default 2)")
     get.add_argument("--router", dest="routers", action="append", metavar="ROUTER", choices=TRAFFIC_ROUTERS,
                      help="compile the steps as if the operator drives this router (default: inferred from status)")
     get.set_defaults(func=cmd_get)
