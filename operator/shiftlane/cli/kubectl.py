@@ -30,11 +30,18 @@ _NOT_FOUND = re.compile(r"\(NotFound\)|not found", re.IGNORECASE)
 _KLOG = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d\d")
 
 
+_PREFIX = re.compile(r"^(error: |Error from server( \(\w+\))?: )")
+_NO_CRD = re.compile(r"doesn't have a resource type \"rollouts\"|resource mapping not found.*shiftlane\.io")
+
+
 def error_text(stderr: str) -> str:
-    """kubectl's own message without the klog lines client-go repeats on every retry."""
+    """kubectl's message, said once: without the klog lines client-go repeats on every retry, without its
+    own `error:` prefix (ours comes in front), and a missing CRD named as such."""
     lines = [line for line in stderr.strip().splitlines() if line.strip()]
-    plain = [line for line in lines if not _KLOG.match(line)]
-    return "\n".join(plain or lines[-1:])
+    plain = [_PREFIX.sub("", line) for line in lines if not _KLOG.match(line)] or lines[-1:]
+    if any(_NO_CRD.search(line) for line in plain):
+        return f"{RESOURCE} is not installed in this cluster (apply crds/ or install the chart)"
+    return "\n".join(dict.fromkeys(plain))
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,9 @@ from typing import Any
 from shiftlane.api.spec import TRAFFIC_ROUTERS
 from shiftlane.cli.get import cmd_get
 from shiftlane.cli.kubectl import Kubectl, KubectlError
+from shiftlane.cli.listing import cmd_list, cmd_version
 from shiftlane.cli.main import add_plan_arguments, check_command, run_command
+from shiftlane.cli.wait import cmd_status, timeout_argument
 
 # CLI action -> status.command.name
 ACTIONS = {
@@ -165,6 +167,22 @@ def build_parser() -> argparse.ArgumentParser:
     image.add_argument("name", metavar="NAME")
     image.add_argument("images", metavar="CONTAINER=IMAGE", nargs="+")
     image.set_defaults(func=cmd_set_image)
+
+    status = sub.add_parser("status", parents=[common],
+                            help="wait until the Rollout is Healthy (exit 0); Degraded or Aborted exit 1, a timeout 3")
+    status.add_argument("name", metavar="NAME")
+    status.add_argument("--timeout", type=timeout_argument, metavar="DURATION",
+                        help="give up after this long, e.g. 10m (default: wait without end)")
+    status.add_argument("--no-wait", action="store_true", help="print the state once; exit 3 when not yet Healthy")
+    status.set_defaults(func=cmd_status)
+
+    list_ = sub.add_parser("list", parents=[common], help="Rollouts with phase, step and canary weight")
+    list_.add_argument("-A", "--all-namespaces", action="store_true", help="in every namespace")
+    list_.set_defaults(func=cmd_list)
+
+    version_ = sub.add_parser("version", parents=[common], help="the client's version, and the operator's if reachable")
+    version_.add_argument("--client", action="store_true", help="the client only; do not ask the cluster")
+    version_.set_defaults(func=cmd_version)
 
     plan = sub.add_parser("plan", parents=[common], help="print the steps a Rollout (NAME, or -f FILE) compiles to")
     add_plan_arguments(plan)
