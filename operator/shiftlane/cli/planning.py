@@ -12,7 +12,7 @@ import yaml
 from pydantic import ValidationError
 
 from shiftlane.api.spec import RolloutSpec
-from shiftlane.cli.problems import Problem, format_problems, name_problem, spec_problem, unknown_fields, validation_problems
+from shiftlane.cli.problems import Problem, format_problems, name_problem, spec_problems, unknown_fields, validation_problems
 from shiftlane.cli.render import plan_for, render_plan
 from shiftlane.engine.plan import CompileError
 from shiftlane.engine.steps import Plan
@@ -117,10 +117,9 @@ def check_rollout(rollout: dict[str, Any]) -> Checked:
     except ValidationError as error:
         checked.problems += validation_problems(error)
         return checked
-    problem = spec_problem(spec)
-    if problem:
-        path, _, message = problem.partition(": ")
-        checked.problems.append(Problem(path, message))
+    problems = spec_problems(spec)
+    if problems:
+        checked.problems += problems
         return checked
     checked.spec = spec
     return checked

@@ -12,6 +12,7 @@ import uuid
 from typing import Any
 
 from shiftlane.api.spec import TRAFFIC_ROUTERS
+from shiftlane.cli.convert.command import add_convert_arguments
 from shiftlane.cli.get import cmd_get
 from shiftlane.cli.kubectl import Kubectl, KubectlError
 from shiftlane.cli.listing import cmd_list, cmd_version
@@ -183,6 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
     version_ = sub.add_parser("version", parents=[common], help="the client's version, and the operator's if reachable")
     version_.add_argument("--client", action="store_true", help="the client only; do not ask the cluster")
     version_.set_defaults(func=cmd_version)
+
+    convert = sub.add_parser("convert", help="print a Deployment, Argo Rollout or Flagger Canary as a Shiftlane Rollout")
+    add_convert_arguments(convert)
 
     plan = sub.add_parser("plan", parents=[common], help="print the steps a Rollout (NAME, or -f FILE) compiles to")
     add_plan_arguments(plan)

@@ -170,16 +170,28 @@ def format_validation_error(error: ValidationError, prefix: str = "spec") -> str
     return format_problems(validation_problems(error, prefix))
 
 
-def spec_problem(spec: RolloutSpec) -> str | None:
-    """What the CRD's CEL rules reject but the pydantic models let through, named by field."""
+def spec_problems(spec: RolloutSpec) -> list[Problem]:
+    """What the CRD's CEL rules reject but the pydantic models let through, for the rules a hand-written or
+    converted manifest most often breaks. (The API server checks every rule: `kubectl apply --dry-run=server`.)"""
     strategy = spec.strategy
     chosen = [info.alias or name for name, info in type(strategy).model_fields.items() if getattr(strategy, name) is not None]
     if len(chosen) != 1:
-        return "spec.strategy: exactly one strategy must be set: " + (", ".join(chosen) if chosen else "none is")
+        return [Problem("spec.strategy", "exactly one strategy must be set: " + (", ".join(chosen) if chosen else "none is"))]
+    problems = []
     name = chosen[0]
     if name in ("abTesting", "shadow") and strategy.traffic_routing is None:
-        return f"spec.strategy.{name}.trafficRouting: required for {name}"
-    return None
+        problems.append(Problem(f"spec.strategy.{name}.trafficRouting", f"required for {name}"))
+    if strategy.canary is not None:
+        weights = [(i, s.set_weight) for i, s in enumerate(strategy.canary.steps) if s.set_weight is not None]
+        for (_, before), (i, weight) in zip(weights, weights[1:]):
+            if weight < before:
+                problems.append(Problem(f"spec.strategy.canary.steps[{i}].setWeight",
+                                        f"{weight} after {before}: setWeight values must not decrease from one step to the next"))
+    labels = spec.template.metadata.labels
+    wrong = {k: v for k, v in spec.selector.match_labels.items() if labels.get(k) != v}
+    if wrong:
+        problems.append(Problem("spec.selector.matchLabels", f"must match template.metadata.labels: {wrong} do not"))
+    return problems
 
 
 def name_problem(name: Any) -> Problem | None:

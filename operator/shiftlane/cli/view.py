@@ -17,7 +17,7 @@ from shiftlane.api.status import RolloutStatus, RouterStatus
 from shiftlane.cli.analysis_view import analysis_lines, analysis_runs
 from shiftlane.cli.clock import ago
 from shiftlane.cli.events import EventLine, event_rows
-from shiftlane.cli.problems import format_validation_error, spec_problem
+from shiftlane.cli.problems import format_problems, format_validation_error, spec_problems
 from shiftlane.cli.progress import Progress, promoted_steps, progress
 from shiftlane.cli.render import plan_for, table
 from shiftlane.cli.workload import Workload
@@ -75,7 +75,7 @@ def read_rollout(rollout: dict[str, Any]) -> ReadRollout:
         status = RolloutStatus()
     try:
         spec: RolloutSpec | None = RolloutSpec.model_validate(rollout.get("spec") or {})
-        problems = spec_problem(spec) or ""
+        problems = format_problems(spec_problems(spec)).strip()
     except ValidationError as error:
         spec, problems = None, "invalid spec:\n" + format_validation_error(error)
     return ReadRollout(name, status, spec, problems, status_problems)
