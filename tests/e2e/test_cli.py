@@ -29,7 +29,7 @@ def steps_of(text: str) -> dict[int, str]:
     for line in lines[start + 1 :]:
         if not line.startswith("  "):
             break
-        match = re.match(r"^  (\S)? ?(\d+)  ", line)
+        match = re.match(r"^  (\S)?\s*(\d+)  ", line)
         if match:
             marks[int(match.group(2))] = match.group(1) or ""
     return marks
@@ -58,7 +58,8 @@ def test_get_status_and_list_follow_a_canary(ns: Namespace) -> None:
     got = plugin(ns, "get", name)
     assert got.returncode == 0, got.stderr
     assert "Steps (2/5):" in got.stdout and steps_of(got.stdout) == {1: "✔", 2: "▶", 3: "", 4: "", 5: ""}
-    revisions = {line.split()[0]: line.split() for line in got.stdout.splitlines() if line.startswith(("  " + old, "  " + new))}
+    rows = [line.split() for line in got.stdout.splitlines() if line.startswith(("  " + old, "  " + new))]
+    revisions = {row[0]: row for row in rows if row[1] in ("stable", "canary")}  # the Revisions table, not Pods
     assert revisions[old][1] == "stable" and revisions[old][-1] == f"app={IMAGE_V1}"
     assert revisions[new][1] == "canary" and revisions[new][-1] == f"app={IMAGE_V2}"
     pods = [line.split() for line in got.stdout.splitlines() if re.match(rf"^  ({old}|{new})  {name}-", line)]

@@ -18,7 +18,7 @@ from shiftlane.cli.analysis_view import analysis_lines, analysis_runs
 from shiftlane.cli.clock import ago
 from shiftlane.cli.events import EventLine, event_rows
 from shiftlane.cli.problems import format_problems, format_validation_error, spec_problems
-from shiftlane.cli.progress import Progress, promoted_steps, progress
+from shiftlane.cli.progress import Progress, StageState, promoted_steps, progress
 from shiftlane.cli.render import plan_for, table
 from shiftlane.cli.workload import Workload
 from shiftlane.engine.plan import CompileError
@@ -163,7 +163,7 @@ def _steps(read: ReadRollout, scene: Scene, now: datetime | None) -> list[str]:
     for stage in shown.stages:
         mark = f"{stage.state.value} " if shown.in_progress else ""
         detail = f"  ({stage.detail})" if stage.detail else ""
-        skipped = "  (skipped by promote)" if stage.state.name == "SKIPPED" else ""
+        skipped = "  (skipped by promote)" if stage.state is StageState.SKIPPED else ""
         lines.append(f"  {mark}{stage.number}  {stage.text}{skipped}{detail}")
     plan = read.plan(scene.routers)
     if isinstance(plan, Plan) and plan.note:
