@@ -104,7 +104,7 @@ echo; echo "== router writes (shiftlane_router_updates_total)"
 curl -s "127.0.0.1:$METRICS_PORT/metrics" | grep '^shiftlane_router_updates_total' || true
 echo; echo "== events"
 RID=$(kubectl get rollout.shiftlane.io checkout -n "$NS" -o jsonpath='{.metadata.uid}')  # not an earlier run's
-kubectl get events -n "$NS" --field-selector "involvedObject.kind=Rollout,involvedObject.uid=$RID" --sort-by=.lastTimestamp -o custom-columns=REASON:.reason,MESSAGE:.message
+kubectl get events -n "$NS" --field-selector "involvedObject.kind=Rollout,involvedObject.uid=$RID" --sort-by=.eventTime -o custom-columns=REASON:.reason,MESSAGE:.message  # kopf sets eventTime (microseconds)
 
 echo; echo "== analysis decides: Prometheus on 127.0.0.1:$PROMETHEUS_PORT scrapes the pods' answers"
 PROMDIR=$(mktemp -d -t shiftlane-prometheus.XXXX)

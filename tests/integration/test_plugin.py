@@ -150,7 +150,7 @@ def test_get_renders(rollout: str, namespace: str) -> None:
     assert f"Name:        {namespace}/{rollout}" in result.stdout
     assert "Strategy:    canary" in result.stdout
     assert "Command:     pause requested, not yet handled" in result.stdout or "Phase:" in result.stdout
-    assert "0  scale canary to 1" in result.stdout
+    assert "1  setWeight 20%" in result.stdout and "2  pause until promoted" in result.stdout
 
 
 def test_plan_from_the_cluster(rollout: str, namespace: str) -> None:
@@ -208,3 +208,119 @@ def test_watch_renders_on_each_change(rollout: str, namespace: str) -> None:
         if proc.poll() is None:
             proc.terminate()
             proc.wait(timeout=10)
+
+
+# --- get, status, list, version, convert against the API server (no operator: status written by hand) ---
+
+
+def patch_status(name: str, namespace: str, status: dict[str, Any]) -> None:
+    kubectl("patch", CRD_NAME, name, "-n", namespace, "--subresource=status", "--type=merge",
+            "-p", json.dumps({"status": status}))
+
+
+def test_get_lists_pods_by_revision_and_events_in_event_time_order(rollout: str, namespace: str) -> None:
+    uid = fetch(rollout, namespace)["metadata"]["uid"]
+    revision = "abc1234567"
+    labels = {"shiftlane.io/rollout": rollout, "shiftlane.io/revision": revision}
+    deployment = {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": f"{rollout}-{revision}", "namespace": namespace, "labels": labels},
+        "spec": {"replicas": 2, "selector": {"matchLabels": labels},
+                 "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "app", "image": "example/app:1"}]}}},
+    }
+    kubectl("apply", "-f", "-", stdin=yaml.safe_dump(deployment))
+    patch_status(rollout, namespace, {"phase": "Healthy", "stableRevision": revision,
+                                      "revisions": [{"name": revision, "replicas": 2, "readyReplicas": 2, "weight": 100}]})
+    # Created in this order, named so that the API lists them in another: only event time orders them.
+    for name, reason, second in (("a-late", "Third", 3), ("b-early", "First", 1), ("c-middle", "Second", 2)):
+        event = {"apiVersion": "v1", "kind": "Event", "type": "Normal", "reason": reason, "message": f"{reason} thing",
+                 "metadata": {"name": f"{rollout}.{name}", "namespace": namespace},
+                 "involvedObject": {"apiVersion": "shiftlane.io/v1alpha1", "kind": "Rollout", "name": rollout,
+                                    "namespace": namespace, "uid": uid},
+                 "eventTime": f"2026-01-01T00:00:0{second}.000000Z", "reportingComponent": "shiftlane",
+                 "reportingInstance": "test", "action": "Test", "firstTimestamp": None, "lastTimestamp": None}
+        kubectl("create", "-f", "-", stdin=yaml.safe_dump(event))
+
+    def pods_ready() -> list[list[str]]:
+        out = plugin("get", rollout, "-n", namespace)
+        assert out.returncode == 0, out.stderr
+        return [line.split() for line in out.stdout.splitlines() if line.startswith(f"  {revision}  {rollout}-")]
+
+    deadline = time.monotonic() + 60
+    while len([p for p in pods_ready() if p[2] == "yes"]) < 2:
+        assert time.monotonic() < deadline, "the Deployment's pods never showed as ready"
+        time.sleep(1)
+    text = plugin("get", rollout, "-n", namespace).stdout
+    assert f"  {revision}  stable  2         2      100%    app=example/app:1" in text
+    assert text.index("First thing") < text.index("Second thing") < text.index("Third thing")
+
+
+def test_status_exit_codes(rollout: str, namespace: str) -> None:
+    # No operator has looked at this Rollout: the status says nothing about its generation.
+    result = plugin("status", rollout, "-n", namespace, "--timeout", "2s")
+    assert result.returncode == 3
+    assert "waiting for the operator to observe generation 1" in result.stderr
+    generation = fetch(rollout, namespace)["metadata"]["generation"]
+    patch_status(rollout, namespace, {"phase": "Degraded", "observedGeneration": generation, "message": "deadline"})
+    result = plugin("status", rollout, "-n", namespace, "--timeout", "10s")
+    assert result.returncode == 1 and result.stderr == f"error: rollout {namespace}/{rollout} is Degraded: deadline\n"
+    patch_status(rollout, namespace, {"phase": "Healthy", "message": ""})
+    result = plugin("status", rollout, "-n", namespace, "--timeout", "10s")
+    assert result.returncode == 0 and result.stdout.rstrip().endswith(f"rollout {namespace}/{rollout}: Healthy")
+
+
+def test_status_sees_the_change_it_waits_for(rollout: str, namespace: str) -> None:
+    generation = fetch(rollout, namespace)["metadata"]["generation"]
+    patch_status(rollout, namespace, {"phase": "Progressing", "observedGeneration": generation})
+    proc = subprocess.Popen([str(BIN / "kubectl-shiftlane"), "status", rollout, "-n", namespace, "--timeout", "60s"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(2)
+        assert proc.poll() is None  # still waiting
+        patch_status(rollout, namespace, {"phase": "Healthy"})
+        assert proc.wait(timeout=30) == 0
+        assert proc.stdout.read().splitlines()[-1].endswith(f"rollout {namespace}/{rollout}: Healthy")  # type: ignore[union-attr]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_list_and_version(rollout: str, namespace: str) -> None:
+    result = plugin("list", "-n", namespace)
+    assert result.returncode == 0, result.stderr
+    assert any(line.split()[:2] == [rollout, "canary"] for line in result.stdout.splitlines())
+    result = plugin("list", "-A")
+    assert any(line.split()[:2] == [namespace, rollout] for line in result.stdout.splitlines())
+    result = plugin("version")
+    assert result.returncode == 0 and result.stdout.startswith("Client:   kubectl-shiftlane ")
+
+
+FIXTURES = REPO / "tests" / "unit" / "convert_fixtures"
+
+
+@pytest.mark.parametrize("files", [
+    ["deployment.yaml"], ["deployment-recreate.yaml"], ["argo-canary-istio.yaml"], ["argo-bluegreen.yaml"],
+    ["argo-gateway-workloadref.yaml"], ["flagger-canary.yaml", "podinfo-deployment.yaml"], ["flagger-ab.yaml"],
+    ["flagger-stepweights-gateway.yaml"], ["flagger-bluegreen.yaml"], ["flagger-mirror.yaml"],
+])
+def test_what_convert_prints_the_api_server_accepts(crd: None, namespace: str, files: list[str]) -> None:
+    argv = [arg for f in files for arg in ("-f", str(FIXTURES / f))]
+    result = plugin("convert", *argv)
+    assert result.returncode == 0, result.stderr
+    for doc in yaml.safe_load_all(result.stdout):
+        doc["metadata"]["namespace"] = namespace
+        applied = kubectl("apply", "--dry-run=server", "--validate=strict", "-f", "-", stdin=yaml.safe_dump(doc), check=False)
+        assert applied.returncode == 0, (files, applied.stderr)
+
+
+def test_lint_agrees_with_the_api_server_on_a_typo(crd: None, namespace: str, tmp_path: Path) -> None:
+    bad = manifest("typo", namespace)
+    bad["spec"]["strategy"] = {"rollingBatches": {"batchSize": 1, "pauseBetwen": "30s"}}
+    path = tmp_path / "typo.yaml"
+    path.write_text(yaml.safe_dump(bad))
+    result = plugin("lint", "-f", str(path))
+    assert result.returncode == 2
+    assert "spec.strategy.rollingBatches.pauseBetwen: unknown field 'pauseBetwen'; did you mean 'pauseBetween'?" in result.stderr
+    applied = kubectl("apply", "--dry-run=server", "--validate=strict", "-f", str(path), check=False)
+    assert applied.returncode != 0 and "pauseBetwen" in applied.stderr

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field
 
-from shiftlane.api.spec import Model, rule
+from shiftlane.api.base import Model, rule
 
 # A DNS-1123 subdomain, as Kubernetes names Deployments; Services are DNS-1035 labels.
 DEPLOYMENT_NAME = Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")]

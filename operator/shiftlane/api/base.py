@@ -17,3 +17,19 @@ Duration = Annotated[
 
 class Model(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True)
+
+
+def rule(expression: str, message: str, reason: str | None = None, field_path: str | None = None) -> dict[str, str]:
+    """One CEL validation rule for ``x-kubernetes-validations``; ``field_path`` (e.g. ``.steps``) names the
+    field the error is reported on when it is not the object that carries the rule."""
+    entry = {"rule": expression, "message": message}
+    if reason:
+        entry["reason"] = reason
+    if field_path:
+        entry["fieldPath"] = field_path
+    return entry
+
+
+def one_of(keys: list[str]) -> str:
+    """A CEL expression true when exactly one of ``keys`` is set on ``self``."""
+    return "[" + ", ".join(f"has(self.{k})" for k in keys) + "].filter(x, x).size() == 1"

@@ -10,7 +10,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, WithJsonSchema
 
-from shiftlane.api.base import DURATION_PATTERN, Duration, Model
+from shiftlane.api.adoption import ServiceNames, WorkloadRef
+from shiftlane.api.base import DURATION_PATTERN, Duration, Model, one_of, rule
 from shiftlane.api.image_policy import ImagePolicy
 from shiftlane.registry.references import IMAGE_REFERENCE_PATTERN
 
@@ -57,22 +58,6 @@ DEFAULT_PROGRESS_DEADLINE_SECONDS = 600
 # Deployments (their ReplicaSets and pods are named from it), and so are the Services `<name>`,
 # `<name>-stable` and `<name>-canary`.
 MAX_NAME_LENGTH = 63 - len("-") - 10
-
-
-def rule(expression: str, message: str, reason: str | None = None, field_path: str | None = None) -> dict[str, str]:
-    """One CEL validation rule for ``x-kubernetes-validations``; ``field_path`` (e.g. ``.steps``) names the
-    field the error is reported on when it is not the object that carries the rule."""
-    entry = {"rule": expression, "message": message}
-    if reason:
-        entry["reason"] = reason
-    if field_path:
-        entry["fieldPath"] = field_path
-    return entry
-
-
-def one_of(keys: list[str]) -> str:
-    """A CEL expression true when exactly one of ``keys`` is set on ``self``."""
-    return "[" + ", ".join(f"has(self.{k})" for k in keys) + "].filter(x, x).size() == 1"
 
 
 # A label map as the API server checks it (values are checked by LabelValue).
@@ -653,13 +638,6 @@ ROLLOUT_RULES = [
         ".metadata.name",
     ),
 ]
-
-
-# imagePolicy's and adoption's models build on Model and Duration above, so they are imported once those exist.
-from shiftlane.api.adoption import ServiceNames, WorkloadRef  # noqa: E402
-from shiftlane.api.image_policy import ImagePolicy  # noqa: E402
-
-RolloutSpec.model_rebuild()
 
 
 def parse_spec(raw: dict[str, Any]) -> RolloutSpec:

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from shiftlane.kube.labels import ROLLOUT_LABEL
+
 # Fully qualified, so that another project's `rollouts` (Argo Rollouts) is never picked by mistake.
 RESOURCE = "rollouts.shiftlane.io"
 
@@ -28,11 +30,18 @@ _NOT_FOUND = re.compile(r"\(NotFound\)|not found", re.IGNORECASE)
 _KLOG = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d\d")
 
 
+_PREFIX = re.compile(r"^(error: |Error from server( \(\w+\))?: )")
+_NO_CRD = re.compile(r"doesn't have a resource type \"rollouts\"|resource mapping not found.*shiftlane\.io")
+
+
 def error_text(stderr: str) -> str:
-    """kubectl's own message without the klog lines client-go repeats on every retry."""
+    """kubectl's message, said once: without the klog lines client-go repeats on every retry, without its
+    own `error:` prefix (ours comes in front), and a missing CRD named as such."""
     lines = [line for line in stderr.strip().splitlines() if line.strip()]
-    plain = [line for line in lines if not _KLOG.match(line)]
-    return "\n".join(plain or lines[-1:])
+    plain = [_PREFIX.sub("", line) for line in lines if not _KLOG.match(line)] or lines[-1:]
+    if any(_NO_CRD.search(line) for line in plain):
+        return f"{RESOURCE} is not installed in this cluster (apply crds/ or install the chart)"
+    return "\n".join(dict.fromkeys(plain))
 
 
 @dataclass(frozen=True)
@@ -100,6 +109,16 @@ class Kubectl:
             return self.run_json("patch", RESOURCE, name, "--type=json", "-p", body, "-o", "json")
         except KubectlError as error:
             raise self._missing(name, error) from None
+
+    def list_rollouts(self, all_namespaces: bool = False) -> list[dict[str, Any]]:
+        return self.run_json("get", RESOURCE, *(["--all-namespaces"] if all_namespaces else []), "-o", "json").get("items") or []
+
+    def owned_objects(self, name: str) -> list[dict[str, Any]]:
+        """The revision Deployments and pods of a Rollout, by the label the operator puts on both."""
+        return self.run_json("get", "deployments,pods", "-l", f"{ROLLOUT_LABEL}={name}", "-o", "json").get("items") or []
+
+    def events_about(self, uid: str) -> list[dict[str, Any]]:
+        return self.run_json("get", "events", "--field-selector", f"involvedObject.uid={uid}", "-o", "json").get("items") or []
 
     def watch_rollout(self, name: str) -> Iterator[dict[str, Any]]:
         """Watch events ({"type": ..., "object": ...}) for one Rollout, streamed as kubectl prints them.

@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from shiftlane.api.spec import TRAFFIC_ROUTERS
 from shiftlane.traffic import ROUTERS
+
+if TYPE_CHECKING:
+    from shiftlane.cli.kubectl import Kubectl
 
 WATCH_NAMESPACES_ENV = "SHIFTLANE_WATCH_NAMESPACES"
 
@@ -48,31 +52,47 @@ def cmd_crd(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_plan(args: argparse.Namespace) -> int:
-    from shiftlane.cli.planning import InputError, is_file_source, load_rollouts, plan_all, read_source
+def check_command(kube: Kubectl, args: argparse.Namespace, run) -> int:
+    """`plan` / `lint` of both tools: Rollouts from files, or one by name from the cluster (through kubectl)."""
+    from shiftlane.cli.kubectl import KubectlError
+    from shiftlane.cli.planning import EXIT_INVALID, InputError, select_rollouts
 
     routers = frozenset(args.routers) if args.routers else ROUTERS
-    if is_file_source(args.source):
-        try:
-            rollouts = load_rollouts(read_source(args.source), "stdin" if args.source == "-" else args.source)
-        except (InputError, OSError) as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
-    else:
-        from shiftlane.cli.kubectl import Kubectl, KubectlError
-
-        try:
-            rollouts = [Kubectl(namespace=args.namespace, context=args.context).get_rollout(args.source)]
-        except KubectlError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 1
-    return plan_all(rollouts, sys.stdout, sys.stderr, routers)
+    try:
+        rollouts = select_rollouts(getattr(args, "source", None), args.files, kube.get_rollout)
+    except InputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_INVALID
+    except KubectlError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return run(rollouts, sys.stdout, sys.stderr, routers)
 
 
-def add_plan_arguments(parser: argparse.ArgumentParser, from_file: bool = True) -> None:
-    if from_file:
-        parser.add_argument("source", metavar="FILE|NAME",
-                            help="a YAML file with Rollout(s) ('-' for stdin), or the name of a Rollout in the cluster")
+def _kube(args: argparse.Namespace) -> Kubectl:
+    from shiftlane.cli.kubectl import Kubectl
+
+    return Kubectl(namespace=args.namespace, context=args.context)
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from shiftlane.cli.planning import plan_all
+
+    return check_command(_kube(args), args, plan_all)
+
+
+def cmd_lint(args: argparse.Namespace) -> int:
+    from shiftlane.cli.planning import lint_all
+
+    return check_command(_kube(args), args, lint_all)
+
+
+def add_plan_arguments(parser: argparse.ArgumentParser, by_name: bool = True) -> None:
+    if by_name:
+        parser.add_argument("source", metavar="NAME|FILE", nargs="?",
+                            help="a Rollout in the cluster, or a YAML file with Rollout(s) ('-' for stdin)")
+    parser.add_argument("-f", "--filename", dest="files", action="append", metavar="FILE",
+                        help="a YAML file with Rollout(s) ('-' for stdin); repeatable")
     parser.add_argument("--router", dest="routers", action="append", choices=TRAFFIC_ROUTERS, metavar="ROUTER",
                         help="compile as if the operator drives this traffic router (repeatable; "
                              f"one of {', '.join(TRAFFIC_ROUTERS)}); default: every router the operator drives")
@@ -119,11 +139,15 @@ def build_parser() -> argparse.ArgumentParser:
                      help="rollout: the Rollout CRD; analysis: AnalysisTemplate and ClusterAnalysisTemplate")
     crd.set_defaults(func=cmd_crd)
 
-    plan = sub.add_parser("plan", help="print the steps a Rollout compiles to, before anything changes")
-    add_plan_arguments(plan)
-    plan.add_argument("-n", "--namespace", help="namespace of the Rollout NAME (default: kubectl's)")
-    plan.add_argument("--context", help="kubeconfig context for NAME")
-    plan.set_defaults(func=cmd_plan)
+    for command, func, text in (
+        ("plan", cmd_plan, "print the steps a Rollout compiles to, before anything changes"),
+        ("lint", cmd_lint, "check Rollout manifests: unknown fields, values, the plan (exit 2 when malformed)"),
+    ):
+        checker = sub.add_parser(command, help=text)
+        add_plan_arguments(checker)
+        checker.add_argument("-n", "--namespace", help="namespace of the Rollout NAME (default: kubectl's)")
+        checker.add_argument("--context", help="kubeconfig context for NAME")
+        checker.set_defaults(func=func)
     return parser
 
 

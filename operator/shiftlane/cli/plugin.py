@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 import uuid
 from typing import Any
 
 from shiftlane.api.spec import TRAFFIC_ROUTERS
-from shiftlane.traffic import ROUTERS
+from shiftlane.cli.convert.command import add_convert_arguments
+from shiftlane.cli.get import cmd_get
 from shiftlane.cli.kubectl import Kubectl, KubectlError
-from shiftlane.cli.main import add_plan_arguments, run_command
+from shiftlane.cli.listing import cmd_list, cmd_version
+from shiftlane.cli.main import add_plan_arguments, check_command, run_command
+from shiftlane.cli.wait import cmd_status, timeout_argument
 
 # CLI action -> status.command.name
 ACTIONS = {
@@ -26,7 +28,6 @@ ACTIONS = {
     "resume": "resume",
     "undo": "undo",
 }
-CLEAR_SCREEN = "\033[H\033[2J"
 
 
 class UsageError(Exception):
@@ -99,49 +100,16 @@ def cmd_set_image(kube: Kubectl, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_get(kube: Kubectl, args: argparse.Namespace) -> int:
-    from shiftlane.cli.render import render_rollout
-
-    routers = frozenset(args.routers) if args.routers else ROUTERS
-    rollout = kube.get_rollout(args.name)
-    tty = sys.stdout.isatty()
-
-    def show(obj: dict[str, Any]) -> None:
-        text = render_rollout(obj, routers)
-        if tty:
-            sys.stdout.write(CLEAR_SCREEN)
-        sys.stdout.write(text)
-        if not tty:
-            sys.stdout.write("\n")
-        sys.stdout.flush()
-
-    show(rollout)
-    if not args.watch:
-        return 0
-    last = rollout.get("metadata", {}).get("resourceVersion")
-    while True:  # kubectl ends a watch when the server closes it: watch again
-        started = time.monotonic()
-        for event in kube.watch_rollout(args.name):
-            kind, obj = event.get("type"), event.get("object") or {}
-            if kind == "DELETED":
-                print(f"rollout {_where(obj, args.name)} deleted")
-                return 1
-            if kind == "ERROR":
-                raise KubectlError(f"watch failed: {(obj or {}).get('message', obj)}")
-            version = obj.get("metadata", {}).get("resourceVersion")
-            if version == last:
-                continue
-            last = version
-            show(obj)
-        if time.monotonic() - started < 1:
-            time.sleep(1)  # a watch that ends at once should not become a busy loop
-
-
 def cmd_plan(kube: Kubectl, args: argparse.Namespace) -> int:
     from shiftlane.cli.planning import plan_all
 
-    rollout = kube.get_rollout(args.name)
-    return plan_all([rollout], sys.stdout, sys.stderr, frozenset(args.routers) if args.routers else ROUTERS)
+    return check_command(kube, args, plan_all)
+
+
+def cmd_lint(kube: Kubectl, args: argparse.Namespace) -> int:
+    from shiftlane.cli.planning import lint_all
+
+    return check_command(kube, args, lint_all)
 
 
 # --- arguments -----------------------------------------------------------------------------
@@ -169,7 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     get = sub.add_parser("get", parents=[common], help="show a Rollout: phase, traffic, revisions, steps")
     get.add_argument("name", metavar="NAME")
-    get.add_argument("-w", "--watch", action="store_true", help="re-render on every change")
+    get.add_argument("-w", "--watch", action="store_true",
+                     help="print again, with the time, whenever something shown changes")
+    get.add_argument("--interval", type=float, default=2.0, metavar="SECONDS",
+                     help="with --watch: how often pods and events are read again (default 2)")
     get.add_argument("--router", dest="routers", action="append", metavar="ROUTER", choices=TRAFFIC_ROUTERS,
                      help="compile the steps as if the operator drives this router (default: inferred from status)")
     get.set_defaults(func=cmd_get)
@@ -198,10 +169,31 @@ def build_parser() -> argparse.ArgumentParser:
     image.add_argument("images", metavar="CONTAINER=IMAGE", nargs="+")
     image.set_defaults(func=cmd_set_image)
 
-    plan = sub.add_parser("plan", parents=[common], help="print the steps the Rollout compiles to")
-    plan.add_argument("name", metavar="NAME")
-    add_plan_arguments(plan, from_file=False)
+    status = sub.add_parser("status", parents=[common],
+                            help="wait until the Rollout is Healthy (exit 0); Degraded or Aborted exit 1, a timeout 3")
+    status.add_argument("name", metavar="NAME")
+    status.add_argument("--timeout", type=timeout_argument, metavar="DURATION",
+                        help="give up after this long, e.g. 10m (default: wait without end)")
+    status.add_argument("--no-wait", action="store_true", help="print the state once; exit 3 when not yet Healthy")
+    status.set_defaults(func=cmd_status)
+
+    list_ = sub.add_parser("list", parents=[common], help="Rollouts with phase, step and canary weight")
+    list_.add_argument("-A", "--all-namespaces", action="store_true", help="in every namespace")
+    list_.set_defaults(func=cmd_list)
+
+    version_ = sub.add_parser("version", parents=[common], help="the client's version, and the operator's if reachable")
+    version_.add_argument("--client", action="store_true", help="the client only; do not ask the cluster")
+    version_.set_defaults(func=cmd_version)
+
+    convert = sub.add_parser("convert", help="print a Deployment, Argo Rollout or Flagger Canary as a Shiftlane Rollout")
+    add_convert_arguments(convert)
+
+    plan = sub.add_parser("plan", parents=[common], help="print the steps a Rollout (NAME, or -f FILE) compiles to")
+    add_plan_arguments(plan)
     plan.set_defaults(func=cmd_plan)
+    lint = sub.add_parser("lint", parents=[common], help="check Rollout manifests (-f FILE) or a Rollout NAME")
+    add_plan_arguments(lint)
+    lint.set_defaults(func=cmd_lint)
     return parser
 
 

@@ -1,20 +1,13 @@
-"""Text for humans: a Rollout's state and its compiled plan. Pure functions of plain data, no I/O."""
+"""Text for humans: a compiled plan, and the tables both views use. Pure functions of plain data, no I/O."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Set
-from typing import Any
-
-from pydantic import ValidationError
+from collections.abc import Set
 
 from shiftlane.api.spec import RolloutSpec
-from shiftlane.api.status import RolloutStatus, RouterStatus
 from shiftlane.engine.plan import CompileError, compile_plan
 from shiftlane.engine.steps import Plan, TrafficMode
 
-DONE = "✔"
-CURRENT = "▶"
-ABORTED = "✖"
 
 _MODE_TEXT = {
     TrafficMode.SHARE: "share (traffic follows the share of ready pods)",
@@ -23,46 +16,10 @@ _MODE_TEXT = {
 }
 
 
-# --- errors ----------------------------------------------------------------------------------
-
-
-def field_path(loc: Iterable[Any], prefix: str = "spec") -> str:
-    path = prefix
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        else:
-            path += f".{part}" if path else str(part)
-    return path
-
-
-def format_validation_error(error: ValidationError, prefix: str = "spec") -> str:
-    lines = []
-    for item in error.errors(include_url=False):
-        lines.append(f"  {field_path(item['loc'], prefix)}: {item['msg']}")
-    return "\n".join(lines)
-
-
-def spec_problem(spec: RolloutSpec) -> str | None:
-    """What the CRD's CEL rules reject but the pydantic models let through, named by field."""
-    strategy = spec.strategy
-    try:
-        name = strategy.name
-    except StopIteration:
-        return "spec.strategy: exactly one strategy must be set"
-    if name in ("abTesting", "shadow") and strategy.traffic_routing is None:
-        return f"spec.strategy.{name}.trafficRouting: required for {name}"
-    if (spec.template is None) == (spec.workload_ref is None):
-        return "spec.template: exactly one of template, workloadRef must be set"
-    if spec.selector is None and spec.workload_ref is None:
-        return "spec.selector: required with template"
-    return None
-
-
 # --- plans -----------------------------------------------------------------------------------
 
 
-def _table(rows: list[list[str]], indent: str = "  ") -> list[str]:
+def table(rows: list[list[str]], indent: str = "  ") -> list[str]:
     if not rows:
         return []
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
@@ -73,21 +30,13 @@ def _table(rows: list[list[str]], indent: str = "  ") -> list[str]:
     return out
 
 
-def step_lines(plan: Plan, current: int | None = None, aborted: bool = False) -> list[str]:
-    """The steps, numbered from 0 as status.currentStepIndex counts them; `current` marks progress."""
+def step_lines(plan: Plan) -> list[str]:
+    """The compiled steps, numbered from 0 as status.currentStepIndex counts them."""
     rows = []
     for index, step in enumerate(plan.steps):
-        if current is None:
-            mark = " "
-        elif index < current:
-            mark = DONE
-        elif index == current:
-            mark = ABORTED if aborted else CURRENT
-        else:
-            mark = " "
         full = "  ← promote --full jumps here" if index == plan.full_promotion_index else ""
-        rows.append(([mark] if current is not None else []) + [str(index), step.describe() + full])
-    return _table(rows)
+        rows.append([str(index), step.describe() + full])
+    return table(rows)
 
 
 def render_plan(plan: Plan, name: str | None = None, spec: RolloutSpec | None = None) -> str:
@@ -129,122 +78,3 @@ def plan_for(spec: RolloutSpec, step_count: int | None = None, routers: Set[str]
             if len(plan.steps) == step_count:
                 return plan
     return plans[0]
-
-
-# --- a Rollout -------------------------------------------------------------------------------
-
-
-def _traffic(status: RolloutStatus) -> str:
-    parts = [f"stable {status.stable_weight}%"]
-    if status.canary_revision:
-        parts.append(f"canary {status.canary_weight}%")
-    text = " / ".join(parts)
-    if status.mirror_percent:
-        text += f", mirror {status.mirror_percent}% to canary"
-    if status.header_route:
-        text += ", header route to canary"
-    return text
-
-
-def _router(router: RouterStatus) -> list[str]:
-    """What the router's objects held when last read back, which may lag the Traffic line (the weights decided)."""
-    held = [
-        f"canary {router.canary_weight}%",
-        "header route active" if router.header_route else "no header route",
-        f"mirror {router.mirror_percent}%" if router.mirror_percent else "no mirror",
-    ]
-    lines = [f"Router:      {router.name}, read back: {', '.join(held)}"]
-    lines += [f"  {obj}" for obj in router.objects]
-    return lines
-
-
-def render_rollout(rollout: dict[str, Any], routers: Set[str] | None = None) -> str:
-    meta = rollout.get("metadata") or {}
-    name = meta.get("name", "?")
-    namespace = meta.get("namespace")
-    lines = [f"Name:        {namespace + '/' if namespace else ''}{name}"]
-
-    raw_status = rollout.get("status") or {}
-    try:
-        status = RolloutStatus.model_validate(raw_status)
-    except ValidationError as error:
-        lines.append("Status:      unreadable\n" + format_validation_error(error, "status"))
-        status = RolloutStatus()
-
-    spec: RolloutSpec | None = None
-    spec_error = ""
-    try:
-        spec = RolloutSpec.model_validate(rollout.get("spec") or {})
-        spec_error = spec_problem(spec) or ""
-    except ValidationError as error:
-        spec_error = "invalid spec:\n" + format_validation_error(error)
-
-    strategy = status.strategy or (spec.strategy.name if spec is not None and not spec_error else "?")
-    generation = meta.get("generation")
-    observed = status.observed_generation
-    lines += [
-        f"Strategy:    {strategy}",
-        f"Phase:       {status.phase.value}" + (" (aborted)" if status.aborted and status.phase.value != "Aborted" else ""),
-        f"Message:     {status.message or '-'}",
-    ]
-    if generation is not None:
-        lag = "" if observed == generation else " (not yet observed)" if observed is None else f" (observed {observed})"
-        lines.append(f"Generation:  {generation}{lag}")
-    if spec is not None and spec.template is not None:
-        images = ", ".join(f"{c.name}={c.image}" for c in spec.template.spec.containers)
-        lines.append(f"Images:      {images}")
-    if spec is not None and spec.workload_ref is not None:
-        lines.append(f"Workload:    Deployment {spec.workload_ref.name} (scaleDown: {spec.workload_ref.scale_down})")
-    lines += [
-        f"Stable:      {status.stable_revision or '-'}",
-        f"Canary:      {status.canary_revision or '-'}",
-        f"Replicas:    {status.ready_replicas}/{status.replicas} ready"
-        + (f", {spec.replicas} desired" if spec is not None else ""),
-        f"Traffic:     {_traffic(status)}",
-    ]
-    if status.router is not None:
-        lines += _router(status.router)
-    if status.paused_by_user:
-        lines.append("Paused:      by user (kubectl shiftlane resume)")
-    if status.command is not None and status.command.id != status.handled_command_id:
-        lines.append(f"Command:     {status.command.name} requested, not yet handled")
-
-    if status.revisions:
-        lines.append("Revisions:")
-        rows = [["REVISION", "ROLE", "REPLICAS", "READY", "WEIGHT"]]
-        for rev in status.revisions:
-            role = (
-                "stable" if rev.name == status.stable_revision
-                else "canary" if rev.name == status.canary_revision
-                else "old" if rev.name == status.scale_down_revision
-                else ""
-            )
-            rows.append([rev.name, role or "-", str(rev.replicas), str(rev.ready_replicas), f"{rev.weight}%"])
-        lines += _table(rows)
-
-    if status.images:
-        lines.append("Image digests:")
-        rows = [["CONTAINER", "TAG", "DIGEST"]] + [[i.container, i.tag or "-", i.digest] for i in status.images]
-        lines += _table(rows)
-
-    if status.conditions:
-        lines.append("Conditions:")
-        rows = [["TYPE", "STATUS", "REASON", "MESSAGE"]]
-        rows += [[c.type, c.status, c.reason or "-", c.message or ""] for c in status.conditions]
-        lines += _table(rows)
-
-    lines.append("Steps:")
-    if spec is None or spec_error:
-        lines.append(f"  cannot compile: {spec_error}")
-    else:
-        try:
-            plan = plan_for(spec, status.step_count, routers)
-        except CompileError as error:
-            lines.append(f"  cannot compile: {error}")
-        else:
-            in_progress = status.current_step_index is not None and status.canary_revision is not None
-            current = status.current_step_index if in_progress else None
-            lines += step_lines(plan, current, aborted=status.aborted)
-            if plan.note:
-                lines.append(f"  note: {plan.note}")
-    return "\n".join(lines) + "\n"
