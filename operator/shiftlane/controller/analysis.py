@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from kubernetes_asyncio import client
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from shiftlane.analysis.arguments import MissingArgument
 from shiftlane.analysis.condition import InvalidCondition, assess, compile_condition
@@ -24,7 +24,7 @@ from shiftlane.analysis.measurement import Measurement, ProviderContext
 from shiftlane.analysis.providers import measure as measure_with_provider
 from shiftlane.analysis.run import Outcome, due, give_up, new_run, record, settle
 from shiftlane.api.analysis import AnalysisTemplateSpec, Metric
-from shiftlane.api.spec import RolloutSpec
+from shiftlane.api.spec import Analysis, RolloutSpec
 from shiftlane.api.status import ANALYSIS_RUNS_KEPT, AnalysisPhase, AnalysisRunStatus, RolloutStatus
 from shiftlane.engine.model import AnalysisRequest, Event, Verdict
 from shiftlane.engine.plan import CompileError, compile_plan
@@ -77,8 +77,22 @@ def check_template(body: Mapping[str, Any]) -> Template:
     return Template(name, spec)
 
 
+def _declares_analysis(config: BaseModel) -> bool:
+    """Whether a strategy's config (or one of its steps) names an analysis: most do not, and then no
+    reconcile pays for compiling the plan here."""
+    for name in type(config).model_fields:
+        value = getattr(config, name)
+        if isinstance(value, Analysis):
+            return True
+        if isinstance(value, list) and any(isinstance(item, BaseModel) and _declares_analysis(item) for item in value):
+            return True
+    return False
+
+
 def analyses_of(spec: RolloutSpec) -> list[RunAnalysis]:
     """Every analysis the Rollout's strategy names, as compiled (steps and background)."""
+    if not _declares_analysis(spec.strategy.config):
+        return []
     try:
         plan = compile_plan(spec, frozenset({spec.strategy.traffic_routing.router}) if spec.strategy.traffic_routing else frozenset())
     except CompileError:
