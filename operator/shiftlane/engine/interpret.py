@@ -362,6 +362,7 @@ class _Interpretation:
         s.current_step_index = None
         s.current_step_hash = None
         s.step_count = None
+        s.step = None
         s.aborted = False
         s.degraded = False
         s.rollout = None
@@ -391,6 +392,7 @@ class _Interpretation:
             index += 1
             self.move_to(index)
         s.current_step_index = index
+        s.step = plan.stage_of(index) or None
         waiting = gate.message
         phase = Phase.PAUSED if gate.wait in _PAUSED_WAITS else Phase.PROGRESSING
         if self.paused:
@@ -510,6 +512,7 @@ class _Interpretation:
         """Traffic back to stable at once; the new revision's pods go once traffic has left them."""
         s = self.s
         s.step_count = len(plan.steps)
+        s.step = plan.stage_of(self.index(plan)) or None
         current = self.observed(s.canary_revision)
         keep = current.spec_replicas if current else 0
         if plan.mode is TrafficMode.SHARE:
@@ -531,6 +534,7 @@ class _Interpretation:
     def steady(self, waiting: str = "") -> Decision:
         s = self.s
         s.step_count = None
+        s.step = None
         s.current_step_index = None
         s.current_step_hash = None
         stable = s.stable_revision

@@ -80,6 +80,7 @@ class PlanBuilder:
             full_promotion_index=full,
             note=note,
             origins=tuple(o for o, _ in kept),
+            stages=tuple(dict.fromkeys(o for o, _ in self._steps)),
         )
 
 
