@@ -125,7 +125,9 @@ def rollout_crd() -> dict[str, Any]:
                                     },
                                 },
                                 "spec": schema_of(RolloutSpec),
-                                "status": schema_of(RolloutStatus),
+                                # Until the operator first writes, a Rollout reads observedGeneration 0,
+                                # so kstatus (Flux) sees InProgress rather than a resource with no status.
+                                "status": {**schema_of(RolloutStatus), "default": {"observedGeneration": 0}},
                             },
                         }
                     },
