@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+import platform
+from importlib.metadata import PackageNotFoundError, version
+
+from prometheus_client import Counter, Gauge, Histogram, Info
 
 from shiftlane.api.status import Phase, RolloutStatus
 
@@ -25,6 +28,9 @@ ROUTER_UPDATES = Counter(
     "Router object writes by outcome: written, unchanged, conflict_retried, refused, missing",
     ["router", "outcome"],
 )
+
+BUILD = Info("shiftlane_build", "The running operator's version (shiftlane_build_info)")
+LEADER = Gauge("shiftlane_leader", "1 while this replica acts (holds the leader Lease, or runs without election), 0 on a standby")
 
 _ENDINGS = {"RolloutCompleted": "completed", "RolloutAborted": "aborted", "RolloutSuperseded": "superseded"}
 
@@ -63,3 +69,11 @@ def forget(namespace: str, name: str) -> None:
     ROLLOUT_STEP.remove(namespace, name)
     for role in ("canary", "stable"):
         TRAFFIC_WEIGHT.remove(namespace, name, role)
+
+
+def record_build_info() -> None:
+    try:
+        shiftlane_version = version("shiftlane")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        shiftlane_version = "unknown"
+    BUILD.info({"version": shiftlane_version, "python": platform.python_version()})

@@ -83,19 +83,26 @@ class Operator:
         )
         log.close()
         deadline = time.monotonic() + timeout
-        while not self.healthy():
+        while not self.ready():
             if self.proc.poll() is not None:
                 raise AssertionError(f"operator exited with {self.proc.returncode}:\n{self.tail()}")
             if time.monotonic() > deadline:
-                raise AssertionError(f"operator /healthz not 200 within {timeout}s:\n{self.tail()}")
+                raise AssertionError(f"operator /readyz not 200 within {timeout}s:\n{self.tail()}")
             time.sleep(0.2)
 
-    def healthy(self) -> bool:
+    def probe(self, path: str) -> tuple[int, dict]:
+        """(HTTP status, JSON body) of a health endpoint; (0, {}) when nothing answers."""
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}/healthz", timeout=2) as response:
-                return response.status == 200
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}{path}", timeout=2) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"{}")
         except (urllib.error.URLError, ConnectionError, OSError):
-            return False
+            return 0, {}
+
+    def ready(self) -> bool:
+        """Started: kopf runs its handlers (leader or single), or a standby reads the Lease."""
+        return self.probe("/readyz")[0] == 200
 
     def kill(self) -> None:
         """SIGKILL: no shutdown handlers run, as when a node dies."""

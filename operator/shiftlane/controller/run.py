@@ -1,4 +1,4 @@
-"""Start the operator: metrics endpoint, optional leader election, then kopf with the liveness endpoint."""
+"""Start the operator: metrics and health endpoints, optional leader election, then kopf."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ import os
 import socket
 
 import kopf
-from aiohttp import web
 from prometheus_client import start_http_server
 
+from shiftlane.controller.health import Health
 from shiftlane.controller.leader import LeaseElector
 from shiftlane.kube.client import api_client
+from shiftlane.metrics import record_build_info
 
 LEASE_NAME = "shiftlane-leader"
 log = logging.getLogger(__name__)
@@ -27,23 +28,21 @@ def run_operator(namespaces: list[str], metrics_port: int, health_port: int, ver
     import shiftlane.controller.handlers  # noqa: F401  (registers the handlers)
 
     start_http_server(metrics_port)
-    operator = kopf.operator(
-        clusterwide=not namespaces,
-        namespaces=namespaces,
-        standalone=True,
-        liveness_endpoint=f"http://0.0.0.0:{health_port}/healthz",
-    )
-    asyncio.run(_elected(operator, health_port) if leader_elect else operator)
+    record_build_info()
+    operator = kopf.operator(clusterwide=not namespaces, namespaces=namespaces, standalone=True)
+    asyncio.run(_elected(operator, health_port) if leader_elect else _single(operator, health_port))
 
 
-async def _standby_health(port: int) -> web.AppRunner:
-    """A standby answers /healthz itself, so its liveness probe does not restart it while it waits."""
-    app = web.Application()
-    app.router.add_get("/healthz", lambda _: web.json_response({"standby": True}))
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "0.0.0.0", port).start()
-    return runner
+def _operating() -> bool:
+    """kopf has run its startup handler: the reconciler exists and watches feed it."""
+    from shiftlane.controller.handlers import state
+
+    return state.reconciler is not None
+
+
+async def _single(operator, health_port: int) -> None:
+    await Health(None, _operating).serve(health_port)
+    await operator
 
 
 async def _elected(operator, health_port: int) -> None:
@@ -52,9 +51,10 @@ async def _elected(operator, health_port: int) -> None:
         namespace = os.environ.get("POD_NAMESPACE", "default")
         identity = os.environ.get("POD_NAME") or socket.gethostname()
         elector = LeaseElector(api, namespace, LEASE_NAME, identity)
-        standby = await _standby_health(health_port)
+        health = Health(elector, _operating)
+        await health.serve(health_port)  # a standby answers its probes while it waits
         await elector.acquire()
-        await standby.cleanup()  # kopf serves /healthz from here on
+        health.lead()
         running = asyncio.ensure_future(operator)
         keeping = asyncio.ensure_future(elector.keep())
         await asyncio.wait({running, keeping}, return_when=asyncio.FIRST_COMPLETED)
