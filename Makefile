@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml hack/install-helm.sh hack/install-test-deps.s
 
 crds: venv
 	$(VENV)/bin/shiftlane crd > crds/rollouts.shiftlane.io.yaml
-	cp crds/rollouts.shiftlane.io.yaml charts/shiftlane/crds/rollouts.shiftlane.io.yaml
+	cp crds/rollouts.shiftlane.io.yaml charts/shiftlane/files/crds/rollouts.shiftlane.io.yaml
 
 cluster: venv  # the cluster's pod server runs in the venv
 	bash hack/cluster.sh up

@@ -170,10 +170,10 @@ def release(crd: None) -> Iterator[str]:
     the end rather than uninstalled.
     """
     before = release_status()
-    # --skip-crds: the `crd` fixture owns the CRD. Helm 4 server-side-applies a chart's crds/ even when
-    # the CRD exists, and that conflicts with the kubectl field manager of the CRD it finds.
-    helm("upgrade", "--install", RELEASE, str(CHART), "-n", RELEASE_NAMESPACE, "--create-namespace", "--skip-crds",
-         "--set", "replicaCount=0", "--wait", "--timeout", "120s")
+    # crds.install=false: the `crd` fixture owns the CRD (applied with kubectl), which a release could not
+    # take over (test_chart_lifecycle.py shows the chart's own CRD handling).
+    helm("upgrade", "--install", RELEASE, str(CHART), "-n", RELEASE_NAMESPACE, "--create-namespace",
+         "--set", "crds.install=false", "--set", "replicaCount=0", "--wait", "--timeout", "120s")
     status = release_status()
     assert status is not None and status["info"]["status"] == "deployed", f"release not deployed: {status}"
     yield chart_service_account(RELEASE, RELEASE_NAMESPACE)

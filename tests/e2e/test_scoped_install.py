@@ -32,8 +32,8 @@ def test_scoped_operator_reaches_only_its_namespaces(crd: None, operator: Operat
         kubectl("create", "namespace", ns.name)
     scoped = None
     try:
-        helm("upgrade", "--install", RELEASE, str(CHART), "-n", RELEASE_NAMESPACE, "--create-namespace", "--skip-crds",
-             "--set", "replicaCount=0", "--set", f"watchNamespaces[0]={granted.name}", "--wait", "--timeout", "120s")
+        helm("upgrade", "--install", RELEASE, str(CHART), "-n", RELEASE_NAMESPACE, "--create-namespace",
+             "--set", "crds.install=false", "--set", "replicaCount=0", "--set", f"watchNamespaces[0]={granted.name}", "--wait", "--timeout", "120s")
         sa = chart_service_account(RELEASE, RELEASE_NAMESPACE)
 
         assert can(sa, "patch", "deployments", granted.name)

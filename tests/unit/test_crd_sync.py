@@ -12,4 +12,4 @@ def test_crd_sync_committed_file_is_not_stale() -> None:
 
 
 def test_crd_sync_chart_copy_matches() -> None:
-    assert (ROOT / "charts/shiftlane/crds/rollouts.shiftlane.io.yaml").read_text() == render_crds(), "run `make crds`"
+    assert (ROOT / "charts/shiftlane/files/crds/rollouts.shiftlane.io.yaml").read_text() == render_crds(), "run `make crds`"

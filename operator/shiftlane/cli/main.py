@@ -10,10 +10,24 @@ from shiftlane.api.spec import TRAFFIC_ROUTERS
 from shiftlane.traffic import ROUTERS
 
 WATCH_NAMESPACES_ENV = "SHIFTLANE_WATCH_NAMESPACES"
+ROUTERS_ENV = "SHIFTLANE_ROUTERS"
 
 
 def _env_namespaces() -> list[str]:
     return [ns.strip() for ns in os.environ.get(WATCH_NAMESPACES_ENV, "").split(",") if ns.strip()]
+
+
+def _run_routers(args: argparse.Namespace) -> frozenset[str]:
+    """--router, else $SHIFTLANE_ROUTERS (comma-separated; set and empty: none), else every router."""
+    if args.routers:
+        return frozenset(args.routers)
+    if ROUTERS_ENV not in os.environ:
+        return ROUTERS
+    named = frozenset(r.strip() for r in os.environ[ROUTERS_ENV].split(",") if r.strip())
+    unknown = sorted(named - set(TRAFFIC_ROUTERS))
+    if unknown:
+        raise SystemExit(f"error: ${ROUTERS_ENV} names unknown routers {', '.join(unknown)} (known: {', '.join(TRAFFIC_ROUTERS)})")
+    return named
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -26,6 +40,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         health_port=args.health_port,
         verbose=args.verbose,
         leader_elect=args.leader_elect,
+        routers=_run_routers(args),
     )
     return result if isinstance(result, int) else 0
 
@@ -80,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--verbose", "-v", action="store_true", help="debug logging")
     run.add_argument("--leader-elect", action="store_true",
                      help="act only while holding the Lease shiftlane-leader in $POD_NAMESPACE (for several replicas)")
+    run.add_argument("--router", dest="routers", action="append", choices=TRAFFIC_ROUTERS, metavar="ROUTER",
+                     help=f"drive this traffic router and watch its objects (repeatable; default ${ROUTERS_ENV}, "
+                          "comma-separated; unset means every router)")
     run.set_defaults(func=cmd_run)
 
     crd = sub.add_parser("crd", help="print the CustomResourceDefinitions as YAML")

@@ -26,7 +26,7 @@ from shiftlane.kube.services import ServiceView, ServiceWriter, slim_service
 from shiftlane.registry.ecr import Ecr
 from shiftlane.registry.gate import ImageGatekeeper
 from shiftlane.registry.oci import OciRegistry
-from shiftlane.traffic import ROUTE_KINDS, names_route
+from shiftlane.traffic import ROUTERS, names_route, route_kinds
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,7 @@ class _Operator:
 
     reconciler: Reconciler | None = None
     indexes: Indexes | None = None
+    routers: frozenset[str] = ROUTERS  # the traffic routers this operator drives (`shiftlane run --router`)
     # The event loop keeps only weak references to tasks: a wake-up not held here could vanish mid-run.
     wakeups: set[asyncio.Task[None]] = set()
 
@@ -71,7 +72,8 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     api = await api_client()
     # Registry clients: ECR through boto3's default credential chain, other registries over OCI's API.
     images = ImageGatekeeper(Ecr(), OciRegistry(aiohttp.ClientSession()))
-    state.reconciler = Reconciler(RevisionWriter(api), ServiceWriter(api), StatusWriter(api), _emit, routes=api, images=images)
+    state.reconciler = Reconciler(RevisionWriter(api), ServiceWriter(api), StatusWriter(api), _emit, routes=api, images=images,
+                                  routers=state.routers)
 
 
 @kopf.index(GROUP, VERSION, PLURAL)
@@ -137,9 +139,12 @@ def _watch_route(group: str, version: str, plural: str, kind: str) -> None:
     kopf.on.event(group, version, plural, id=f"route-{plural}")(route_changed)
 
 
-# Route kinds the routers read; kopf leaves out those whose CRD is not installed.
-for _route_kind in ROUTE_KINDS:
-    _watch_route(*_route_kind)
+def drive_routers(routers: frozenset[str]) -> None:
+    """Watch the route kinds of these routers only (kopf leaves out those whose CRD is not installed): a
+    router left out needs no permission on its objects."""
+    state.routers = routers
+    for kind in route_kinds(routers):
+        _watch_route(*kind)
 
 
 def _being_deleted(meta: kopf.Meta, **_: Any) -> bool:

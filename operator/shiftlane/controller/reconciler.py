@@ -138,6 +138,8 @@ class Reconciler:
     routes: client.ApiClient | None = None
     # Registry checks for Rollouts with spec.imagePolicy; None checks nothing.
     images: ImageGatekeeper | None = None
+    # The routers driven (with `routes`); a Rollout naming another is compiled as if it had none.
+    routers: frozenset[str] = ROUTERS
     clock: Callable[[], float] = time.time
     _locks: dict[Key, asyncio.Lock] = field(default_factory=dict)
     _fresh: dict[Key, dict[str, Any]] = field(default_factory=dict)
@@ -267,7 +269,7 @@ class Reconciler:
             generation=rollout["metadata"].get("generation", 0),
             template_revision=template_revision,
             revisions=revisions,
-            routers=ROUTERS if self.routes is not None else frozenset(),
+            routers=self.routers if self.routes is not None else frozenset(),
             router=router_state,
             command=status.command,
             service_revisions={
@@ -321,7 +323,7 @@ class Reconciler:
 
     def _router(self, key: Key, spec: RolloutSpec) -> Router | None:
         routing = spec.strategy.traffic_routing
-        if routing is None or self.routes is None:
+        if routing is None or self.routes is None or routing.router not in self.routers:
             return None
         return router_for(routing, *key)
 

@@ -14,18 +14,21 @@ from shiftlane.controller.health import Health
 from shiftlane.controller.leader import LeaseElector
 from shiftlane.kube.client import api_client
 from shiftlane.metrics import record_build_info
+from shiftlane.traffic import ROUTERS
 
 LEASE_NAME = "shiftlane-leader"
 log = logging.getLogger(__name__)
 
 
 def run_operator(namespaces: list[str], metrics_port: int, health_port: int, verbose: bool = False,
-                 leader_elect: bool = False) -> None:
+                 leader_elect: bool = False, routers: frozenset[str] = ROUTERS) -> None:
     level = "DEBUG" if verbose else os.environ.get("SHIFTLANE_LOG_LEVEL", "info").upper()
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not verbose:
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)  # one line per handler call is noise
-    import shiftlane.controller.handlers  # noqa: F401  (registers the handlers)
+    from shiftlane.controller.handlers import drive_routers  # importing registers the handlers
+
+    drive_routers(routers)
 
     start_http_server(metrics_port)
     record_build_info()
