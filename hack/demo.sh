@@ -28,7 +28,7 @@ kubectl apply --server-side --force-conflicts -f crds/rollouts.shiftlane.io.yaml
 kubectl wait --for=condition=Established crd/rollouts.shiftlane.io --timeout=30s >/dev/null
 shiftlane run --metrics-port "$METRICS_PORT" --health-port "$HEALTH_PORT" >"$LOG" 2>&1 &
 OPERATOR=$!
-until curl -sf "127.0.0.1:$HEALTH_PORT/healthz" >/dev/null; do
+until curl -sf "127.0.0.1:$HEALTH_PORT/readyz" >/dev/null; do  # ready: kopf runs its handlers
   kill -0 "$OPERATOR" 2>/dev/null || { tail -20 "$LOG"; exit 1; }
   sleep 0.2
 done
