@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from shiftlane.api.status import Command, Phase
+from shiftlane.cli.plugin import ACTIONS as PLUGIN_ACTIONS
 from tests.harness.argocd import ArgoCdLua
 from tests.unit.phases import PHASES, as_stored, healthy
 from tests.unit.world import World
@@ -37,6 +38,9 @@ def argocd() -> ArgoCdLua:
 def test_every_action_is_defined(argocd: ArgoCdLua) -> None:
     assert set(argocd.action_scripts) == ACTIONS
     assert set(OFFERED) == set(PHASES)
+    # The same command names the CRD accepts and the kubectl plugin writes.
+    assert set(COMMANDS.values()) <= set(Command.model_fields["name"].json_schema_extra["enum"])
+    assert set(COMMANDS.values()) - {"promoteFull"} <= set(PLUGIN_ACTIONS.values())
 
 
 @pytest.mark.parametrize("name", PHASES)
