@@ -18,8 +18,8 @@ RELEASE = "shiftlane-scoped"
 RELEASE_NAMESPACE = "shiftlane-scoped"
 
 
-def can(sa: str, verb: str, resource: str, namespace: str) -> bool:
-    answer = kubectl("auth", "can-i", verb, resource, "-n", namespace,
+def can(sa: str, verb: str, resource: str, namespace: str, *extra: str) -> bool:
+    answer = kubectl("auth", "can-i", verb, resource, "-n", namespace, *extra,
                      f"--as=system:serviceaccount:{RELEASE_NAMESPACE}:{sa}", check=False).stdout.strip()
     return answer == "yes"
 
@@ -37,7 +37,8 @@ def test_scoped_operator_reaches_only_its_namespaces(crd: None, operator: Operat
         sa = chart_service_account(RELEASE, RELEASE_NAMESPACE)
 
         assert can(sa, "patch", "deployments", granted.name)
-        assert can(sa, "patch", "rollouts.shiftlane.io/status", granted.name)
+        assert can(sa, "patch", "rollouts.shiftlane.io", granted.name, "--subresource=status")
+        assert not can(sa, "patch", "rollouts.shiftlane.io", granted.name)  # the spec is Git's
         assert not can(sa, "patch", "deployments", other.name)
         assert not can(sa, "list", "rollouts.shiftlane.io", other.name)
         assert not can(sa, "get", "secrets", granted.name)
