@@ -16,10 +16,11 @@ $(VENV)/.installed: pyproject.toml hack/install-helm.sh hack/install-test-deps.s
 	bash hack/install-test-deps.sh
 	touch $@
 
+CRDS := rollouts analysistemplates clusteranalysistemplates
+
 crds: venv
-	$(VENV)/bin/shiftlane crd > crds/rollouts.shiftlane.io.yaml
-	$(VENV)/bin/shiftlane crd analysis > crds/analysistemplates.shiftlane.io.yaml
-	cp crds/rollouts.shiftlane.io.yaml crds/analysistemplates.shiftlane.io.yaml charts/shiftlane/crds/
+	for crd in $(CRDS); do $(VENV)/bin/shiftlane crd $$crd > crds/$$crd.shiftlane.io.yaml; done
+	cp $(CRDS:%=crds/%.shiftlane.io.yaml) charts/shiftlane/files/crds/
 
 cluster: venv  # the cluster's pod server runs in the venv
 	bash hack/cluster.sh up

@@ -33,6 +33,10 @@
 #                                          clusters running side by side get distinct ranges
 #   SHIFTLANE_PYTHON=<repo>/.venv/bin/python  runs the pod server (`make venv`)
 # Admin kubeconfig: $SHIFTLANE_CLUSTER_DIR/kubeconfig (printed at the end of `up`).
+# Audit log: $SHIFTLANE_CLUSTER_DIR/audit/audit.log, one JSON line (level Metadata) per request made by a
+# ServiceAccount outside kube-system, so a test can list the API calls the operator makes (its RBAC test).
+# The OwnerReferencesPermissionEnforcement admission plugin is on, as on clusters that enforce it: an
+# owner reference with blockOwnerDeletion needs update on the owner's finalizers subresource.
 #
 # Never-ready test pods: kwok makes every pod on its nodes Running+Ready (stage pod-ready,
 # hack/cluster/stages/pod.yaml) EXCEPT pods that
@@ -424,6 +428,22 @@ EOF
     "$TRAEFIK" --configFile "$d/traefik.yaml"
 }
 
+# Requests by ServiceAccounts (the operator's among them), without kube-system's controllers.
+write_audit_policy() {
+  mkdir -p "$DIR/audit"
+  cat >"$DIR/audit/policy.yaml" <<'YAML'
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: None
+    userGroups: ["system:serviceaccounts:kube-system"]
+  - level: Metadata
+    userGroups: ["system:serviceaccounts"]
+  - level: None
+YAML
+}
+
 # ---------------------------------------------------------------- up / down
 up() {
   local t0=$SECONDS
@@ -456,13 +476,17 @@ up() {
   wait_for etcd 30 curl -fsS "http://127.0.0.1:$ETCD_PORT/health"
 
   local pki="$DIR/pki"
+  write_audit_policy
   start kube-apiserver --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$API_PORT" \
     --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
     --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" --client-ca-file "$pki/ca.crt" \
     --service-account-issuer https://kubernetes.default.svc.cluster.local \
     --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
     --service-cluster-ip-range "$SERVICE_CIDR" --authorization-mode Node,RBAC --allow-privileged=true \
-    --endpoint-reconciler-type none --profiling=false
+    --endpoint-reconciler-type none --profiling=false \
+    --enable-admission-plugins OwnerReferencesPermissionEnforcement \
+    --audit-policy-file "$DIR/audit/policy.yaml" --audit-log-path "$DIR/audit/audit.log" \
+    --audit-log-format json --audit-log-maxsize 200 --audit-log-maxbackup 1
   wait_for kube-apiserver 60 kc --request-timeout=5s get --raw /readyz
 
   start kube-controller-manager --kubeconfig "$DIR/controller-manager.kubeconfig" \

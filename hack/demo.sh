@@ -27,12 +27,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-kubectl apply --server-side --force-conflicts -f crds/rollouts.shiftlane.io.yaml -f crds/analysistemplates.shiftlane.io.yaml >/dev/null
+kubectl apply --server-side --force-conflicts -f crds/ >/dev/null
 kubectl wait --for=condition=Established crd/rollouts.shiftlane.io --timeout=30s >/dev/null
 bash hack/demo-ecr.sh  # ECR on moto: a tag pinned to its digest, and the scan gate holding back a CRITICAL image
 shiftlane run --metrics-port "$METRICS_PORT" --health-port "$HEALTH_PORT" >"$LOG" 2>&1 &
 OPERATOR=$!
-until curl -sf "127.0.0.1:$HEALTH_PORT/healthz" >/dev/null; do
+until curl -sf "127.0.0.1:$HEALTH_PORT/readyz" >/dev/null; do  # ready: kopf runs its handlers
   kill -0 "$OPERATOR" 2>/dev/null || { tail -20 "$LOG"; exit 1; }
   sleep 0.2
 done

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import platform
+from importlib.metadata import PackageNotFoundError, version
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram, Info
 
 from shiftlane.api.status import AnalysisPhase, Phase, RolloutStatus
 
@@ -36,6 +38,8 @@ ANALYSIS_METRIC_VALUE = Gauge(
     "shiftlane_analysis_metric_value", "The last value a metric measured, when it is a number (or a list of one)",
     ["namespace", "rollout", "metric"],
 )
+BUILD = Info("shiftlane_build", "The running operator's version (shiftlane_build_info)")
+LEADER = Gauge("shiftlane_leader", "1 while this replica acts (holds the leader Lease, or runs without election), 0 on a standby")
 
 _ENDINGS = {"RolloutCompleted": "completed", "RolloutAborted": "aborted", "RolloutSuperseded": "superseded"}
 
@@ -116,3 +120,11 @@ def forget(namespace: str, name: str) -> None:
         TRAFFIC_WEIGHT.remove(namespace, name, role)
     for metric in _analysis_metrics.pop((namespace, name), set()):
         _remove_analysis_metric(namespace, name, metric)
+
+
+def record_build_info() -> None:
+    try:
+        shiftlane_version = version("shiftlane")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        shiftlane_version = "unknown"
+    BUILD.info({"version": shiftlane_version, "python": platform.python_version()})

@@ -32,32 +32,26 @@ STANDARD_LABELS = (
     "helm.sh/chart",
 )
 
-# (apiGroup, resource, verb) the operator needs wherever it reconciles Rollouts.
+# (apiGroup, resource, verb) the operator needs wherever it reconciles Rollouts, all routers on.
+# tests/e2e/test_rbac_audit.py checks these against the calls the operator makes on a real API server.
 NAMESPACED_PERMISSIONS = {
-    *(("shiftlane.io", "rollouts", v) for v in ("get", "list", "watch", "patch", "update")),
-    *(("shiftlane.io", "rollouts/status", v) for v in ("get", "patch", "update")),
-    *(("shiftlane.io", "rollouts/scale", v) for v in ("get", "patch", "update")),
-    *(("apps", "deployments", v) for v in ("get", "list", "watch", "create", "update", "patch", "delete")),
-    *(("", "services", v) for v in ("get", "list", "watch", "create", "update", "patch", "delete")),
-    *(("", "pods", v) for v in ("get", "list", "watch")),
-    *(("", "events", v) for v in ("create", "patch")),
-    *(("events.k8s.io", "events", v) for v in ("create", "patch")),
-    *(
-        ("gateway.networking.k8s.io", r, v)
-        for r in ("httproutes", "grpcroutes")
-        for v in ("get", "list", "watch", "patch", "update")
-    ),
-    *(
-        ("networking.istio.io", r, v)
-        for r in ("virtualservices", "destinationrules")
-        for v in ("get", "list", "watch", "patch", "update")
-    ),
-    *(("traefik.io", "traefikservices", v) for v in ("get", "list", "watch", "patch")),
-    *(("networking.k8s.io", "ingresses", v) for v in ("get", "list", "watch", "create", "patch", "update", "delete")),
-    *(("coordination.k8s.io", "leases", v) for v in ("get", "create", "update")),
+    *(("shiftlane.io", "rollouts", v) for v in ("list", "watch")),
+    ("shiftlane.io", "rollouts/status", "patch"),
+    ("shiftlane.io", "rollouts/finalizers", "update"),
+    *(("apps", "deployments", v) for v in ("get", "list", "watch", "create", "patch", "delete")),
+    *(("", "services", v) for v in ("list", "watch", "create", "patch")),
+    *(("", "pods", v) for v in ("list", "watch")),
+    ("", "events", "create"),
 }
-CRD_READ = {("apiextensions.k8s.io", "customresourcedefinitions", v) for v in ("get", "list", "watch")}
-NAMESPACE_READ = {("", "namespaces", v) for v in ("get", "list", "watch")}
+ROUTER_PERMISSIONS = {
+    "gatewayAPI": {("gateway.networking.k8s.io", r, v) for r in ("httproutes", "grpcroutes") for v in ("get", "list", "watch", "patch")},
+    "istio": {("networking.istio.io", r, v) for r in ("virtualservices", "destinationrules") for v in ("get", "list", "watch", "patch")},
+    "traefik": {("traefik.io", "traefikservices", v) for v in ("get", "list", "watch", "patch")},
+    "nginx": {("networking.k8s.io", "ingresses", v) for v in ("get", "list", "watch", "create", "patch")},
+    "alb": {("networking.k8s.io", "ingresses", v) for v in ("get", "list", "watch", "patch")},
+}
+ALL_ROUTERS = set().union(*ROUTER_PERMISSIONS.values())
+LEASES = {("coordination.k8s.io", "leases", v) for v in ("get", "create", "update")}
 
 # Value sets exercised by lint and template.
 VALUE_SETS: dict[str, dict[str, Any]] = {
@@ -250,9 +244,9 @@ def test_deployment_defaults(helm: str, tmp_path: Path) -> None:
     assert "--leader-elect" in container["args"]  # replicas beyond one wait for the Lease
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert ports == {"http-metrics": 8080, "http-health": 8081}
-    for probe in ("livenessProbe", "readinessProbe"):
+    for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
         http = container[probe]["httpGet"]
-        assert http["path"] == "/healthz"
+        assert http["path"] == path
         assert ports[http["port"]] == 8081
     env = env_of(container)
     assert env["SHIFTLANE_WATCH_NAMESPACES"] == ""
@@ -339,12 +333,25 @@ def test_no_serviceaccount_when_disabled(helm: str, tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- RBAC
 
 
+def operator_role(docs: list[dict[str, Any]], kind: str = "ClusterRole") -> dict[str, Any]:
+    """The operator's own (Cluster)Role: not a user role, not the leader-election Role."""
+    found = [d for d in of_kind(docs, kind) if not d["metadata"]["name"].endswith(("-view", "-edit", "-leader-election"))]
+    assert len(found) == 1, [d["metadata"]["name"] for d in found]
+    return found[0]
+
+
+def leader_role(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    found = [d for d in of_kind(docs, "Role") if d["metadata"]["name"].endswith("-leader-election")]
+    assert len(found) == 1
+    return found[0]
+
+
 def test_cluster_wide_rbac(helm: str, tmp_path: Path) -> None:
     docs = render(helm, tmp_path)
-    assert not of_kind(docs, "Role")
-    assert not of_kind(docs, "RoleBinding")
-    cluster_role = one(docs, "ClusterRole")
-    binding = one(docs, "ClusterRoleBinding")
+    cluster_role = operator_role(docs)
+    bindings = [b for b in of_kind(docs, "ClusterRoleBinding") if b["roleRef"]["name"] == cluster_role["metadata"]["name"]]
+    assert len(bindings) == 1
+    binding = bindings[0]
     assert binding["roleRef"] == {
         "apiGroup": "rbac.authorization.k8s.io",
         "kind": "ClusterRole",
@@ -355,9 +362,13 @@ def test_cluster_wide_rbac(helm: str, tmp_path: Path) -> None:
         {"kind": "ServiceAccount", "name": sa["metadata"]["name"], "namespace": RELEASE_NS}
     ]
     granted = permissions(cluster_role)
-    expected = NAMESPACED_PERMISSIONS | CRD_READ | NAMESPACE_READ
+    expected = NAMESPACED_PERMISSIONS | ALL_ROUTERS
     assert expected <= granted, f"missing: {sorted(expected - granted)}"
     assert granted == expected, f"unexpected extra grants: {sorted(granted - expected)}"
+    # The Lease is reachable in the operator's namespace only.
+    lease_role = leader_role(docs)
+    assert lease_role["metadata"]["namespace"] == RELEASE_NS
+    assert permissions(lease_role) == LEASES
 
 
 def test_namespaced_rbac(helm: str, tmp_path: Path) -> None:
@@ -372,7 +383,7 @@ def test_namespaced_rbac(helm: str, tmp_path: Path) -> None:
         ns_roles = [r for (rns, _), r in roles.items() if rns == ns]
         assert len(ns_roles) == 1, f"expected one Role in {ns}"
         role = ns_roles[0]
-        assert permissions(role) == NAMESPACED_PERMISSIONS
+        assert permissions(role) == NAMESPACED_PERMISSIONS | ALL_ROUTERS
         ns_bindings = [b for (bns, _), b in bindings.items() if bns == ns]
         assert len(ns_bindings) == 1, f"expected one RoleBinding in {ns}"
         binding = ns_bindings[0]
@@ -380,27 +391,65 @@ def test_namespaced_rbac(helm: str, tmp_path: Path) -> None:
         assert binding["roleRef"]["name"] == role["metadata"]["name"]
         assert binding["subjects"] == [{"kind": "ServiceAccount", "name": sa_name, "namespace": RELEASE_NS}]
 
-    # Only a Role for leader election in the (unwatched) release namespace.
+    # Only the Lease in the (unwatched) release namespace.
     assert {ns for ns, _ in roles} == {"a", "b", RELEASE_NS}
-    own = [r for (ns, _), r in roles.items() if ns == RELEASE_NS]
-    assert len(own) == 1
-    assert ("coordination.k8s.io", "leases", "create") in permissions(own[0])
-    assert permissions(own[0]) <= NAMESPACED_PERMISSIONS
+    assert permissions(leader_role(docs)) == LEASES
 
-    # The only cluster-wide grant left is reading CRDs.
-    cluster_role = one(docs, "ClusterRole")
-    assert permissions(cluster_role) == CRD_READ
-    crb = one(docs, "ClusterRoleBinding")
-    assert crb["roleRef"]["name"] == cluster_role["metadata"]["name"]
+    # Nothing cluster-wide for the operator: the ClusterRoles left are the users' aggregated ones.
+    assert {r["metadata"]["name"] for r in of_kind(docs, "ClusterRole")} == {"sl-shiftlane-view", "sl-shiftlane-edit"}
+    assert not of_kind(docs, "ClusterRoleBinding")
 
 
 def test_namespaced_rbac_including_release_namespace(helm: str, tmp_path: Path) -> None:
     docs = render(helm, tmp_path, {"watchNamespaces": [RELEASE_NS]})
-    roles = of_kind(docs, "Role")
-    assert len(roles) == 1
-    assert roles[0]["metadata"]["namespace"] == RELEASE_NS
-    assert permissions(roles[0]) == NAMESPACED_PERMISSIONS
+    assert permissions(operator_role(docs, "Role")) == NAMESPACED_PERMISSIONS | ALL_ROUTERS
+    assert permissions(leader_role(docs)) == LEASES
     assert env_of(operator_container(docs))["SHIFTLANE_WATCH_NAMESPACES"] == RELEASE_NS
+
+
+def test_no_lease_rule_without_leader_election(helm: str, tmp_path: Path) -> None:
+    docs = render(helm, tmp_path, {"leaderElection": {"enabled": False}})
+    assert not of_kind(docs, "Role")
+    assert not LEASES & permissions(operator_role(docs))
+
+
+@pytest.mark.parametrize("router", sorted(ROUTER_PERMISSIONS))
+def test_router_rules_only_for_enabled_routers(helm: str, tmp_path: Path, router: str) -> None:
+    only = {name: name == router for name in ROUTER_PERMISSIONS}
+    docs = render(helm, tmp_path, {"routers": only})
+    assert permissions(operator_role(docs)) == NAMESPACED_PERMISSIONS | ROUTER_PERMISSIONS[router]
+    assert env_of(operator_container(docs))["SHIFTLANE_ROUTERS"] == router
+
+
+def test_no_router_rules_with_every_router_off(helm: str, tmp_path: Path) -> None:
+    docs = render(helm, tmp_path, {"routers": {name: False for name in ROUTER_PERMISSIONS}})
+    assert permissions(operator_role(docs)) == NAMESPACED_PERMISSIONS
+    assert env_of(operator_container(docs))["SHIFTLANE_ROUTERS"] == ""  # set and empty: none
+
+
+def test_every_router_on_by_default(helm: str, tmp_path: Path) -> None:
+    env = env_of(operator_container(render(helm, tmp_path)))
+    assert set(env["SHIFTLANE_ROUTERS"].split(",")) == set(ROUTER_PERMISSIONS)
+
+
+def test_user_roles_aggregate_into_view_edit_admin(helm: str, tmp_path: Path) -> None:
+    docs = render(helm, tmp_path)
+    roles = {r["metadata"]["name"]: r for r in of_kind(docs, "ClusterRole")}
+    view, edit = roles["sl-shiftlane-view"], roles["sl-shiftlane-edit"]
+    aggregate = "rbac.authorization.k8s.io/aggregate-to-"
+    assert {k for k, v in view["metadata"]["labels"].items() if k.startswith(aggregate) and v == "true"} == {
+        aggregate + "view", aggregate + "edit", aggregate + "admin"}
+    assert {k for k, v in edit["metadata"]["labels"].items() if k.startswith(aggregate) and v == "true"} == {
+        aggregate + "edit", aggregate + "admin"}
+    reads = {("shiftlane.io", r, v) for r in ("rollouts", "rollouts/status", "rollouts/scale") for v in ("get", "list", "watch")}
+    assert permissions(view) == reads
+    # edit: change Rollouts, run the plugin's manual actions (a status patch), scale
+    assert ("shiftlane.io", "rollouts/status", "patch") in permissions(edit)
+    assert ("shiftlane.io", "rollouts/scale", "patch") in permissions(edit)
+    assert ("shiftlane.io", "rollouts", "delete") in permissions(edit)
+    assert not {v for _, _, v in permissions(view)} & {"create", "update", "patch", "delete"}
+    without = render(helm, tmp_path, {"rbac": {"aggregateToDefaultRoles": False}})
+    assert [r["metadata"]["name"] for r in of_kind(without, "ClusterRole")] == ["sl-shiftlane"]
 
 
 def test_rbac_disabled(helm: str, tmp_path: Path) -> None:
@@ -428,7 +477,7 @@ def test_no_rule_grants_secrets_or_wildcards(helm: str, tmp_path: Path, name: st
 def test_extra_rules_appended(helm: str, tmp_path: Path) -> None:
     extra = {"apiGroups": ["example.com"], "resources": ["widgets"], "verbs": ["get"]}
     docs = render(helm, tmp_path, {"rbac": {"extraRules": [extra]}})
-    assert ("example.com", "widgets", "get") in permissions(one(docs, "ClusterRole"))
+    assert ("example.com", "widgets", "get") in permissions(operator_role(docs))
 
 
 # --------------------------------------------------------------------------- service, monitoring, pdb
@@ -491,6 +540,9 @@ def test_pdb_only_when_enabled(helm: str, tmp_path: Path) -> None:
         {"defaultImagePolicy": {"scan": {"maxSeverity": "SEVERE"}}},
         {"defaultImagePolicy": {"pinDigests": False}},
         {"defaultImagePolicy": {"scan": {"waitFor": "10 minutes"}}},
+        {"routers": {"gateway": True}},
+        {"crds": {"install": "yes"}},
+        {"prometheusRule": {"enabled": True, "degradedFor": "5 minutes"}},
     ],
     ids=lambda v: yaml.safe_dump(v, default_flow_style=True).strip(),
 )
@@ -503,19 +555,41 @@ def test_schema_rejects_bad_values(helm: str, tmp_path: Path, bad: dict[str, Any
 # --------------------------------------------------------------------------- CRD
 
 
-def test_chart_crds_match_generated() -> None:
-    generated = REPO_ROOT / "crds" / CRD_NAME
-    shipped = CHART_DIR / "crds" / CRD_NAME
-    assert generated.is_file(), f"{generated} is missing (the generated CRD)"
-    assert shipped.is_file(), f"{shipped} is missing; copy it from {generated}"
-    assert shipped.read_bytes() == generated.read_bytes(), (
-        f"{shipped} differs from {generated}; copy the generated CRD into the chart"
-    )
-    crd = yaml.safe_load(shipped.read_text())
-    assert crd["kind"] == "CustomResourceDefinition"
-    assert crd["spec"]["group"] == "shiftlane.io"
-    assert crd["spec"]["names"]["kind"] == "Rollout"
-    assert crd["spec"]["names"]["plural"] == "rollouts"
+def test_chart_crd_is_the_generated_one(helm: str, tmp_path: Path) -> None:
+    generated = yaml.safe_load((REPO_ROOT / "crds" / CRD_NAME).read_text())
+    shipped = CHART_DIR / "files" / "crds" / CRD_NAME
+    assert shipped.read_bytes() == (REPO_ROOT / "crds" / CRD_NAME).read_bytes(), "run `make crds`"
+    crd = one(render(helm, tmp_path), "CustomResourceDefinition")
+    meta = crd.pop("metadata")
+    generated_meta = generated.pop("metadata")
+    assert crd == generated  # nothing lost on the way through the template
+    assert meta["name"] == generated_meta["name"] == "rollouts.shiftlane.io"
+    # Helm never upgrades a chart's crds/ directory: the CRD comes from templates so upgrades apply it.
+    assert not (CHART_DIR / "crds").exists()
+
+
+def test_crd_kept_on_uninstall_by_default(helm: str, tmp_path: Path) -> None:
+    crd = one(render(helm, tmp_path), "CustomResourceDefinition")
+    assert crd["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep"}
+    crd = one(render(helm, tmp_path, {"crds": {"keep": False}}), "CustomResourceDefinition")
+    assert "helm.sh/resource-policy" not in (crd["metadata"].get("annotations") or {})
+
+
+def test_crd_left_out(helm: str, tmp_path: Path) -> None:
+    assert not of_kind(render(helm, tmp_path, {"crds": {"install": False}}), "CustomResourceDefinition")
+
+
+@pytest.mark.parametrize(("values", "accepted"), [
+    ({"replicaCount": 2}, True),
+    ({"replicaCount": 2, "leaderElection": {"enabled": False}}, False),
+    ({"replicaCount": 1, "leaderElection": {"enabled": False}}, True),
+    ({"replicaCount": 0, "leaderElection": {"enabled": False}}, True),
+])
+def test_several_replicas_need_leader_election(helm: str, tmp_path: Path, values: dict[str, Any], accepted: bool) -> None:
+    result = template(helm, tmp_path, values)
+    assert (result.returncode == 0) is accepted, result.stderr
+    if not accepted:
+        assert "leaderElection" in result.stderr, result.stderr
 
 
 # --------------------------------------------------------------------------- image and dev tooling

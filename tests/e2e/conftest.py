@@ -27,7 +27,6 @@ from moto.server import ThreadedMotoServer
 from tests.e2e.helpers import BIN, GROUP_RESOURCE, REPO, Namespace, kubectl, wait_for
 
 CRD_FILE = REPO / "crds" / "rollouts.shiftlane.io.yaml"
-ANALYSIS_CRD_FILE = REPO / "crds" / "analysistemplates.shiftlane.io.yaml"
 CHART = REPO / "charts" / "shiftlane"
 RELEASE = "shiftlane"
 RELEASE_NAMESPACE = "shiftlane-system"
@@ -84,19 +83,26 @@ class Operator:
         )
         log.close()
         deadline = time.monotonic() + timeout
-        while not self.healthy():
+        while not self.ready():
             if self.proc.poll() is not None:
                 raise AssertionError(f"operator exited with {self.proc.returncode}:\n{self.tail()}")
             if time.monotonic() > deadline:
-                raise AssertionError(f"operator /healthz not 200 within {timeout}s:\n{self.tail()}")
+                raise AssertionError(f"operator /readyz not 200 within {timeout}s:\n{self.tail()}")
             time.sleep(0.2)
 
-    def healthy(self) -> bool:
+    def probe(self, path: str) -> tuple[int, dict]:
+        """(HTTP status, JSON body) of a health endpoint; (0, {}) when nothing answers."""
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}/healthz", timeout=2) as response:
-                return response.status == 200
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}{path}", timeout=2) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"{}")
         except (urllib.error.URLError, ConnectionError, OSError):
-            return False
+            return 0, {}
+
+    def ready(self) -> bool:
+        """Started: kopf runs its handlers (leader or single), or a standby reads the Lease."""
+        return self.probe("/readyz")[0] == 200
 
     def kill(self) -> None:
         """SIGKILL: no shutdown handlers run, as when a node dies."""
@@ -135,7 +141,7 @@ class Operator:
 def crd() -> None:
     ready = kubectl("get", "--raw", "/readyz", "--request-timeout=10s", check=False)
     assert ready.returncode == 0, f"API server in KUBECONFIG={os.environ.get('KUBECONFIG')} is not ready: {ready.stderr}"
-    kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRD_FILE), "-f", str(ANALYSIS_CRD_FILE))
+    kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRD_FILE.parent))
     kubectl("wait", "--for=condition=Established", f"crd/{GROUP_RESOURCE}", "crd/analysistemplates.shiftlane.io",
             "crd/clusteranalysistemplates.shiftlane.io", "--timeout=60s")
     # Established can precede discovery by a moment.
@@ -165,10 +171,10 @@ def release(crd: None) -> Iterator[str]:
     the end rather than uninstalled.
     """
     before = release_status()
-    # --skip-crds: the `crd` fixture owns the CRD. Helm 4 server-side-applies a chart's crds/ even when
-    # the CRD exists, and that conflicts with the kubectl field manager of the CRD it finds.
-    helm("upgrade", "--install", RELEASE, str(CHART), "-n", RELEASE_NAMESPACE, "--create-namespace", "--skip-crds",
-         "--set", "replicaCount=0", "--wait", "--timeout", "120s")
+    # crds.install=false: the `crd` fixture owns the CRD (applied with kubectl), which a release could not
+    # take over (test_chart_lifecycle.py shows the chart's own CRD handling).
+    helm("upgrade", "--install", RELEASE, str(CHART), "-n", RELEASE_NAMESPACE, "--create-namespace",
+         "--set", "crds.install=false", "--set", "replicaCount=0", "--wait", "--timeout", "120s")
     status = release_status()
     assert status is not None and status["info"]["status"] == "deployed", f"release not deployed: {status}"
     yield chart_service_account(RELEASE, RELEASE_NAMESPACE)

@@ -8,8 +8,13 @@ import pytest
 
 from tests.e2e.conftest import RELEASE_NAMESPACE, Operator
 from tests.e2e.helpers import kubectl, kubectl_json, wait_for
+from tests.e2e.test_metrics import samples
 
 pytestmark = pytest.mark.e2e
+
+
+def leader_gauge(operator: Operator) -> float:
+    return samples(operator)[("shiftlane_leader", frozenset())]
 
 
 def lease() -> dict:
@@ -34,10 +39,16 @@ def test_leader_takes_and_renews_the_lease(token_kubeconfig: str, tmp_path: Path
             token_kubeconfig, tmp_path / "standby.log", namespaces=[RELEASE_NAMESPACE], extra_args=("--leader-elect",),
             extra_env={"POD_NAMESPACE": RELEASE_NAMESPACE, "POD_NAME": "e2e-standby"},
         )
-        standby.start()  # returns once /healthz answers: a standby stays alive for its liveness probe
+        standby.start()  # returns once /readyz answers 200: a standby that reads the Lease is ready
         try:
             assert lease()["holderIdentity"] == "e2e-elected"
             assert "Activity 'configure'" not in standby.tail(200)  # kopf has not started on the standby
+            # Readiness and the leader gauge tell the two apart.
+            assert elected.probe("/readyz") == (200, {"role": "leader", "ready": True, "reason": "leader"})
+            status, body = standby.probe("/readyz")
+            assert status == 200 and body["role"] == "standby"
+            assert standby.probe("/healthz") == (200, {"role": "standby"})
+            assert leader_gauge(elected) == 1 and leader_gauge(standby) == 0
         finally:
             standby.stop()
     finally:

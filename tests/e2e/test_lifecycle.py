@@ -192,7 +192,8 @@ def test_operator_rbac_has_no_secrets(release: str, token_kubeconfig: str) -> No
         result = kubectl("auth", "can-i", *args, f"--as={who}", check=False)
         assert result.stdout.strip() == "no", f"{who} can {' '.join(args)}: {result.stdout}{result.stderr}"
     # What it does need, it has.
-    for args in (["patch", "deployments"], ["patch", f"{GROUP_RESOURCE}/status"], ["create", "services"],
+    # (the status subresource by --subresource: `rollouts.shiftlane.io/status` would name a Rollout "status")
+    for args in (["patch", "deployments"], ["patch", GROUP_RESOURCE, "--subresource=status"], ["create", "services"],
                  ["create", "events"], ["watch", GROUP_RESOURCE]):
         result = kubectl("auth", "can-i", *args, f"--as={who}", "-n", "default", check=False)
         assert result.stdout.strip() == "yes", f"{who} cannot {' '.join(args)}: {result.stdout}{result.stderr}"

@@ -17,6 +17,7 @@ from shiftlane.cli.render import render_plan
 from shiftlane.cli.view import render_rollout
 from shiftlane.engine.plan import compile_plan
 from shiftlane.registry.settings import RegistrySettings
+from shiftlane.traffic import ROUTERS
 from tests.unit.world import World, manifest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -163,16 +164,26 @@ def test_shiftlane_run_passes_options(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "shiftlane.controller.run", fake)
 
     monkeypatch.setenv("SHIFTLANE_WATCH_NAMESPACES", "a, b,,")
+    monkeypatch.delenv("SHIFTLANE_ROUTERS", raising=False)
     assert shiftlane_main(["run"]) == 0
     assert calls[-1] == {"namespaces": ["a", "b"], "metrics_port": 8080, "health_port": 8081, "verbose": False,
-                         "leader_elect": False, "registry": RegistrySettings()}
-    argv = ["run", "--namespace", "x", "--namespace=y", "--metrics-port=9090", "--health-port", "9091", "--verbose", "--leader-elect"]
+                         "leader_elect": False, "registry": RegistrySettings(), "routers": ROUTERS}
+    argv = ["run", "--namespace", "x", "--namespace=y", "--metrics-port=9090", "--health-port", "9091", "--verbose", "--leader-elect",
+            "--router", "istio", "--router=nginx"]
     assert shiftlane_main(argv) == 0
     assert calls[-1] == {"namespaces": ["x", "y"], "metrics_port": 9090, "health_port": 9091, "verbose": True,
-                         "leader_elect": True, "registry": RegistrySettings()}
+                         "leader_elect": True, "registry": RegistrySettings(), "routers": frozenset({"istio", "nginx"})}
     monkeypatch.setenv("SHIFTLANE_WATCH_NAMESPACES", "")
+    monkeypatch.setenv("SHIFTLANE_ROUTERS", "gatewayAPI, traefik")
     assert shiftlane_main(["run"]) == 0
     assert calls[-1]["namespaces"] == []
+    assert calls[-1]["routers"] == frozenset({"gatewayAPI", "traefik"})
+    monkeypatch.setenv("SHIFTLANE_ROUTERS", "")  # the chart with every router off
+    assert shiftlane_main(["run"]) == 0
+    assert calls[-1]["routers"] == frozenset()
+    monkeypatch.setenv("SHIFTLANE_ROUTERS", "gateway")
+    with pytest.raises(SystemExit, match="unknown routers gateway"):
+        shiftlane_main(["run"])
 
 
 @pytest.mark.parametrize("script", ["shiftlane", "kubectl-shiftlane"])

@@ -80,21 +80,24 @@ Value of SHIFTLANE_WATCH_NAMESPACES: comma-separated, empty = all namespaces.
 {{- end }}
 
 {{/*
-Namespaced PolicyRules the operator needs wherever it reconciles Rollouts.
+Namespaced PolicyRules the operator needs wherever it reconciles Rollouts, exactly the calls it makes
+(tests/e2e/test_rbac_audit.py compares them with the API server's audit log, both ways).
 Used in the ClusterRole (cluster-wide mode) and in each per-namespace Role.
 There is deliberately no rule for secrets or configmaps.
 */}}
 {{- define "shiftlane.namespacedRules" -}}
-# Rollout custom resources and their subresources.
+# Rollouts: watched, and only their status written.
 - apiGroups: ["shiftlane.io"]
   resources: ["rollouts"]
-  verbs: ["get", "list", "watch", "patch", "update"]
+  verbs: ["list", "watch"]
 - apiGroups: ["shiftlane.io"]
   resources: ["rollouts/status"]
-  verbs: ["get", "patch", "update"]
+  verbs: ["patch"]
+# Objects owned by a Rollout carry blockOwnerDeletion: clusters that enforce owner-reference
+# permissions (OwnerReferencesPermissionEnforcement) require this to create them.
 - apiGroups: ["shiftlane.io"]
-  resources: ["rollouts/scale"]
-  verbs: ["get", "patch", "update"]
+  resources: ["rollouts/finalizers"]
+  verbs: ["update"]
 # Analysis: templates are read and marked Valid; the job provider runs Jobs; providers read auth Secrets.
 - apiGroups: ["shiftlane.io"]
   resources: ["analysistemplates"]
@@ -108,40 +111,20 @@ There is deliberately no rule for secrets or configmaps.
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get"]
-# Workloads and Services the operator owns.
+# Revision Deployments and the Rollout's Services.
 - apiGroups: ["apps"]
   resources: ["deployments"]
-  verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
 - apiGroups: [""]
   resources: ["services"]
-  verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
+  verbs: ["list", "watch", "create", "patch"]
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["get", "list", "watch"]
-# Events about the objects it handles.
+  verbs: ["list", "watch"]
+# Events about the Rollouts.
 - apiGroups: [""]
   resources: ["events"]
-  verbs: ["create", "patch"]
-- apiGroups: ["events.k8s.io"]
-  resources: ["events"]
-  verbs: ["create", "patch"]
-# Traffic-routing objects: Gateway API, Istio, Traefik, Ingress.
-- apiGroups: ["gateway.networking.k8s.io"]
-  resources: ["httproutes", "grpcroutes"]
-  verbs: ["get", "list", "watch", "patch", "update"]
-- apiGroups: ["networking.istio.io"]
-  resources: ["virtualservices", "destinationrules"]
-  verbs: ["get", "list", "watch", "patch", "update"]
-- apiGroups: ["traefik.io"]
-  resources: ["traefikservices"]
-  verbs: ["get", "list", "watch", "patch"]
-- apiGroups: ["networking.k8s.io"]
-  resources: ["ingresses"]
-  verbs: ["get", "list", "watch", "create", "patch", "update", "delete"]
-# Leader election.
-- apiGroups: ["coordination.k8s.io"]
-  resources: ["leases"]
-  verbs: ["get", "create", "update"]
+  verbs: ["create"]
 {{- if .Values.ecr.pullSecrets.enabled }}
 # ECR pull Secrets (ecr.pullSecrets): created once per namespace, then only that name read and replaced.
 - apiGroups: [""]
@@ -152,6 +135,7 @@ There is deliberately no rule for secrets or configmaps.
   resourceNames: ["shiftlane-ecr-pull"]
   verbs: ["get", "update"]
 {{- end }}
+{{- include "shiftlane.routerRules" . }}
 {{- with .Values.rbac.extraRules }}
 {{ toYaml . }}
 {{- end }}
@@ -165,4 +149,42 @@ There is deliberately no rule for secrets or configmaps.
 - apiGroups: ["shiftlane.io"]
   resources: ["clusteranalysistemplates/status"]
   verbs: ["patch"]
+{{- end }}
+
+{{/*
+Rules for the route objects of the routers turned on in .Values.routers.
+*/}}
+{{- define "shiftlane.routerRules" -}}
+{{- $r := .Values.routers }}
+{{- if $r.gatewayAPI }}
+- apiGroups: ["gateway.networking.k8s.io"]
+  resources: ["httproutes", "grpcroutes"]
+  verbs: ["get", "list", "watch", "patch"]
+{{- end }}
+{{- if $r.istio }}
+- apiGroups: ["networking.istio.io"]
+  resources: ["virtualservices", "destinationrules"]
+  verbs: ["get", "list", "watch", "patch"]
+{{- end }}
+{{- if $r.traefik }}
+- apiGroups: ["traefik.io"]
+  resources: ["traefikservices"]
+  verbs: ["get", "list", "watch", "patch"]
+{{- end }}
+{{- if or $r.nginx $r.alb }}
+# The user's Ingress is read (alb: its annotations patched); nginx applies its own <ingress>-canary
+# (server-side apply: a patch, which needs create as well when it creates the object).
+- apiGroups: ["networking.k8s.io"]
+  resources: ["ingresses"]
+  verbs: {{ if $r.nginx }}["get", "list", "watch", "create", "patch"]{{ else }}["get", "list", "watch", "patch"]{{ end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Value of SHIFTLANE_ROUTERS: the routers turned on, comma-separated (empty: none).
+*/}}
+{{- define "shiftlane.routers" -}}
+{{- $on := list }}
+{{- range $name, $enabled := .Values.routers }}{{ if $enabled }}{{ $on = append $on $name }}{{ end }}{{ end }}
+{{- join "," $on }}
 {{- end }}

@@ -9,14 +9,15 @@ from pydantic.alias_generators import to_camel
 
 DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
 
-Duration = Annotated[
-    str,
-    Field(pattern=DURATION_PATTERN, description="A duration such as 30s, 5m or 1h30m."),
-]
+# A duration such as 30s, 5m or 1h30m (each field's description says so: a description here would hide it).
+Duration = Annotated[str, Field(pattern=DURATION_PATTERN)]
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True)
+    # Attribute docstrings become the CRD's field descriptions (`kubectl explain`).
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True, use_attribute_docstrings=True
+    )
 
 
 def rule(expression: str, message: str, reason: str | None = None, field_path: str | None = None) -> dict[str, str]:

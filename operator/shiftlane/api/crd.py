@@ -6,12 +6,13 @@ schema: every node typed, references inlined, no nulls.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import yaml
 
 from shiftlane.api.analysis import AnalysisTemplateSpec, AnalysisTemplateStatus
-from shiftlane.api.spec import ROLLOUT_RULES, RolloutSpec
+from shiftlane.api.spec import MAX_NAME_LENGTH, ROLLOUT_RULES, RolloutSpec
 from shiftlane.api.status import RolloutStatus
 
 GROUP = "shiftlane.io"
@@ -20,6 +21,17 @@ KIND = "Rollout"
 PLURAL = "rollouts"
 
 _DROP = {"title", "default"}
+
+
+def _with_default(node: dict[str, Any]) -> dict[str, Any]:
+    """The default goes into the description, for `kubectl explain`: a schema default would make the
+    API server write it into every object, and GitOps tools would see fields nobody wrote."""
+    default = node.get("default")
+    if default is None or isinstance(default, dict) or default in ([], ""):
+        return node
+    shown = json.dumps(default) if not isinstance(default, str) else default
+    text = node.get("description", "").rstrip()
+    return {**node, "description": f"{text} Default: {shown}.".lstrip()}
 
 
 def _structural(node: Any, defs: dict[str, Any]) -> Any:
@@ -38,6 +50,7 @@ def _structural(node: Any, defs: dict[str, Any]) -> Any:
             return _structural({**options[0], **rest}, defs)
         # int | str with no WithJsonSchema override: render as int-or-string.
         return _structural({**rest, "x-kubernetes-int-or-string": True}, defs)
+    node = _with_default(node)
     out = {k: _structural(v, defs) for k, v in node.items() if k not in _DROP and k != "$defs"}
     if "enum" in out and "type" not in out:
         out["type"] = "string"
@@ -58,13 +71,16 @@ def schema_of(model: type) -> dict[str, Any]:
 
 
 PRINTER_COLUMNS = [
-    {"name": "Strategy", "type": "string", "jsonPath": ".status.strategy"},
+    {"name": "Desired", "type": "integer", "jsonPath": ".spec.replicas", "description": "Desired pods"},
+    {"name": "Current", "type": "integer", "jsonPath": ".status.replicas", "description": "Pods of every revision"},
+    {"name": "Ready", "type": "integer", "jsonPath": ".status.readyReplicas", "description": "Ready pods"},
+    {"name": "Step", "type": "string", "jsonPath": ".status.step", "description": "The strategy's step, as 2/5"},
+    {"name": "Weight", "type": "integer", "jsonPath": ".status.canaryWeight", "description": "Percent of traffic to the canary"},
     {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
-    {"name": "Step", "type": "string", "jsonPath": ".status.currentStepIndex"},
-    {"name": "Weight", "type": "integer", "jsonPath": ".status.canaryWeight"},
-    {"name": "Stable", "type": "string", "jsonPath": ".status.stableRevision"},
-    {"name": "Canary", "type": "string", "jsonPath": ".status.canaryRevision"},
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+    {"name": "Strategy", "type": "string", "jsonPath": ".status.strategy", "priority": 1},
+    {"name": "Stable", "type": "string", "jsonPath": ".status.stableRevision", "priority": 1},
+    {"name": "Canary", "type": "string", "jsonPath": ".status.canaryRevision", "priority": 1},
 ]
 
 
@@ -96,12 +112,23 @@ def rollout_crd() -> dict[str, Any]:
                             "required": ["spec"],
                             "x-kubernetes-validations": ROLLOUT_RULES,
                             "properties": {
-                                "apiVersion": {"type": "string"},
-                                "kind": {"type": "string"},
+                                "apiVersion": {"type": "string", "description": "shiftlane.io/v1alpha1"},
+                                "kind": {"type": "string", "description": "Rollout"},
                                 # name is declared so that ROLLOUT_RULES can report their errors on it.
-                                "metadata": {"type": "object", "properties": {"name": {"type": "string"}}},
+                                # (the API server describes metadata itself and refuses a description here)
+                                "metadata": {
+                                    "type": "object",
+                                    "properties": {
+                                        "name": {
+                                            "type": "string",
+                                            "description": f"A DNS-1035 label of at most {MAX_NAME_LENGTH} characters.",
+                                        }
+                                    },
+                                },
                                 "spec": schema_of(RolloutSpec),
-                                "status": schema_of(RolloutStatus),
+                                # Until the operator first writes, a Rollout reads observedGeneration 0,
+                                # so kstatus (Flux) sees InProgress rather than a resource with no status.
+                                "status": {**schema_of(RolloutStatus), "default": {"observedGeneration": 0}},
                             },
                         }
                     },
@@ -171,12 +198,11 @@ ANALYSIS_TEMPLATE = "AnalysisTemplate"
 CLUSTER_ANALYSIS_TEMPLATE = "ClusterAnalysisTemplate"
 
 
-def render_crds(which: str = "rollout") -> str:
-    """`rollout`: the Rollout CRD; `analysis`: AnalysisTemplate and ClusterAnalysisTemplate."""
-    if which == "analysis":
-        documents = [
-            analysis_template_crd(ANALYSIS_TEMPLATE, "Namespaced", ["slat"]),
-            analysis_template_crd(CLUSTER_ANALYSIS_TEMPLATE, "Cluster", ["slcat"]),
-        ]
-        return yaml.safe_dump_all(documents, sort_keys=False, width=120)
-    return yaml.safe_dump(rollout_crd(), sort_keys=False, width=120)
+def render_crds(plural: str = PLURAL) -> str:
+    """One CRD by its plural: rollouts, analysistemplates or clusteranalysistemplates."""
+    crds = {
+        PLURAL: rollout_crd,
+        "analysistemplates": lambda: analysis_template_crd(ANALYSIS_TEMPLATE, "Namespaced", ["slat"]),
+        "clusteranalysistemplates": lambda: analysis_template_crd(CLUSTER_ANALYSIS_TEMPLATE, "Cluster", ["slcat"]),
+    }
+    return yaml.safe_dump(crds[plural](), sort_keys=False, width=120)

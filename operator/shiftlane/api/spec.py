@@ -74,18 +74,25 @@ LABEL_MAP = {
 
 class LabelSelectorRequirement(Model):
     key: str
+    """The label key the requirement applies to."""
     operator: Literal["In", "NotIn", "Exists", "DoesNotExist"]
+    """In, NotIn, Exists or DoesNotExist."""
     values: list[str] = []
+    """The values for In and NotIn."""
 
 
 class LabelSelector(Model):
     match_labels: dict[str, LabelValue] = Field(default_factory=dict, json_schema_extra=LABEL_MAP)
+    """Labels the pods carry; the Services select pods by these."""
     match_expressions: list[LabelSelectorRequirement] = Field(default_factory=list, max_length=32)
+    """Not supported (refused): Shiftlane's Services select pods by labels only."""
 
 
 class ObjectMeta(Model):
     labels: dict[str, LabelValue] = Field(default_factory=dict, json_schema_extra=LABEL_MAP)
+    """Labels of the pods."""
     annotations: dict[str, str] = Field(default_factory=dict, json_schema_extra={"maxProperties": 128})
+    """Annotations of the pods."""
 
 
 # The image reference grammar the kubelet reads (registry.references), refused at apply time with the
@@ -107,8 +114,10 @@ class Container(Model):
         extra="allow", json_schema_extra={"x-kubernetes-preserve-unknown-fields": True, "x-kubernetes-validations": [IMAGE_RULE]}
     )
     name: Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")]
+    """The container's name."""
     # distribution's own limit on a name is 255; a tag adds 128 and a digest 135.
     image: Annotated[str, Field(min_length=1, max_length=1024)]
+    """The container's image; changing it starts a rollout."""
 
 
 _CONTAINER_LIST = {"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]}
@@ -117,14 +126,19 @@ _CONTAINER_LIST = {"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys"
 class PodSpec(Model):
     model_config = ConfigDict(extra="allow", json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})
     containers: list[Container] = Field(min_length=1, max_length=64, json_schema_extra=_CONTAINER_LIST)
+    """The pod's containers, as in a Deployment; fields not listed here are kept as written."""
     init_containers: list[Container] | None = Field(default=None, max_length=64, json_schema_extra=_CONTAINER_LIST)
+    """The pod's init containers; their images are checked like the containers'."""
     # Declared so the schema can refuse what a Deployment refuses: its pods always restart.
     restart_policy: Literal["Always"] | None = None
+    """Always, as for every Deployment."""
 
 
 class PodTemplate(Model):
     metadata: ObjectMeta = ObjectMeta()
+    """Labels and annotations of the pods."""
     spec: PodSpec
+    """The pod spec, as in a Deployment."""
 
 
 # --- traffic routing ----------------------------------------------------------------------------
@@ -143,10 +157,13 @@ class GatewayApiRouting(Model):
         }
     )
     http_route: Annotated[str, Field(min_length=1)] | None = None
+    """An HTTPRoute in the Rollout's namespace."""
     http_routes: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list, max_length=16)
+    """More HTTPRoutes in the Rollout's namespace."""
     grpc_routes: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list, max_length=16)
-    # Rule names (HTTPRouteRule.name) whose backends carry the weights; all rules when empty.
+    """GRPCRoutes in the Rollout's namespace."""
     rules: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list, max_length=16)
+    """Rule names (HTTPRouteRule.name) whose backends carry the weights; every rule when empty."""
 
     @property
     def http_route_names(self) -> list[str]:
@@ -155,39 +172,49 @@ class GatewayApiRouting(Model):
 
 class IstioVirtualService(Model):
     name: Annotated[str, Field(min_length=1)]
+    """The VirtualService in the Rollout's namespace."""
     routes: list[str] = Field(default_factory=list, max_length=32)
+    """Names of its http routes that carry the weights; every route when empty."""
 
 
 class IstioDestinationRule(Model):
     """Weights by subset: the operator points each named subset at its revision's pods."""
 
     name: Annotated[str, Field(min_length=1)]
+    """The DestinationRule in the Rollout's namespace."""
     stable_subset_name: Annotated[str, Field(min_length=1)] = "stable"
+    """The subset pointed at the stable revision."""
     canary_subset_name: Annotated[str, Field(min_length=1)] = "canary"
+    """The subset pointed at the canary revision."""
 
 
 class IstioRouting(Model):
     virtual_service: IstioVirtualService
+    """The VirtualService whose routes carry the weights."""
     destination_rule: IstioDestinationRule | None = None
+    """Route by subsets of this DestinationRule instead of the stable and canary Services."""
 
 
 class IngressRouting(Model):
     ingress: Annotated[str, Field(min_length=1)]
+    """The Ingress in the Rollout's namespace that routes to <rollout>-stable."""
 
 
 class NginxRouting(IngressRouting):
-    # ingress-nginx's --annotations-prefix.
     annotation_prefix: Annotated[str, Field(min_length=1)] = "nginx.ingress.kubernetes.io"
+    """ingress-nginx's --annotations-prefix."""
 
 
 class AlbRouting(IngressRouting):
-    # The `<rollout>-stable` / `<rollout>-canary` Service port the target groups forward to.
     service_port: ServicePort = 80
+    """The <rollout>-stable / <rollout>-canary Service port the target groups forward to."""
     annotation_prefix: Annotated[str, Field(min_length=1)] = "alb.ingress.kubernetes.io"
+    """The AWS Load Balancer Controller's annotation prefix."""
 
 
 class TraefikRouting(Model):
     traefik_service: Annotated[str, Field(min_length=1)]
+    """The TraefikService in the Rollout's namespace."""
 
 
 TRAFFIC_ROUTERS = ["gatewayAPI", "istio", "traefik", "nginx", "alb"]
@@ -205,10 +232,15 @@ class TrafficRouting(Model):
         }
     )
     gateway_api: GatewayApiRouting | None = Field(None, alias="gatewayAPI")
+    """Gateway API HTTPRoutes or GRPCRoutes."""
     istio: IstioRouting | None = None
+    """An Istio VirtualService (and optionally a DestinationRule)."""
     traefik: TraefikRouting | None = None
+    """A Traefik TraefikService."""
     nginx: NginxRouting | None = None
+    """An Ingress served by ingress-nginx; Shiftlane owns the Ingress <ingress>-canary."""
     alb: AlbRouting | None = None
+    """An Ingress served by the AWS Load Balancer Controller."""
 
     @property
     def router(self) -> str:
@@ -224,26 +256,32 @@ def _field(alias: str) -> str:
 
 class AnalysisTemplateRef(Model):
     name: Annotated[str, Field(min_length=1, max_length=253)]
-    # A ClusterAnalysisTemplate rather than an AnalysisTemplate in the Rollout's namespace.
+    """The analysis template's name."""
     cluster_scope: bool = False
+    """A ClusterAnalysisTemplate rather than an AnalysisTemplate in the Rollout's namespace."""
 
 
 class AnalysisArgument(Model):
     """A value for one of the templates' args, overriding the template's own value."""
 
     name: Annotated[str, Field(min_length=1, max_length=63)]
+    """The argument's name in the templates."""
     value: Annotated[str, Field(max_length=4096)]
+    """Its value."""
 
 
 class Analysis(Model):
     templates: list[AnalysisTemplateRef] = Field(min_length=1, max_length=16)
+    """The analysis templates to run; all must pass."""
     args: list[AnalysisArgument] = Field(default_factory=list, max_length=32)
+    """Values for the templates' args (`{{args.NAME}}`), overriding the templates' own."""
 
 
 class BackgroundAnalysis(Analysis):
-    """Runs beside the canary's steps from `startingStep` until promotion; a failure aborts at any point."""
+    """Runs beside the canary's steps from `startingStep` until the rollout completes; a failure aborts at any point."""
 
     starting_step: Annotated[int, Field(ge=0, le=63)] = 0
+    """The step (counted from 0) from which the analysis runs."""
 
 
 class Webhook(Model):
@@ -251,14 +289,19 @@ class Webhook(Model):
     the rollout on a 2xx answer; the others notify."""
 
     name: Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")]
+    """The webhook's name, unique in the Rollout."""
     type: Literal["confirmRollout", "preRollout", "confirmPromotion", "postRollout", "rollback", "event"]
+    """When it is called: confirmRollout, preRollout, confirmPromotion (gating); postRollout, rollback, event (notifying)."""
     url: Annotated[str, Field(max_length=2048, pattern=r"^https?://[^\s]+$")]
+    """Where the JSON payload is POSTed."""
     timeout: Duration = "10s"
-    # Calls made before a preRollout hook fails the rollout, or a notification is given up.
+    """How long a call may take before it counts as a refusal."""
     retries: Annotated[int, Field(ge=0, le=20)] = 3
+    """Refused calls before a preRollout hook fails the rollout, or a notification is given up."""
     metadata: dict[str, str] = Field(default_factory=dict)
-    # event hooks only: post a Slack-compatible {"text": ...} payload instead of Shiftlane's JSON.
+    """Passed through in the payload."""
     slack: bool = False
+    """event hooks only: post a Slack-compatible {"text": ...} payload instead of Shiftlane's JSON."""
 
 
 # --- strategies ---------------------------------------------------------------------------------
@@ -282,7 +325,9 @@ class Rolling(Model):
         }
     )
     max_surge: IntOrPercent = "25%"
+    """Pods above replicas during the rollout (count or percent)."""
     max_unavailable: IntOrPercent = "25%"
+    """Pods below replicas during the rollout (count or percent)."""
 
 
 class RollingBatches(Model):
@@ -297,8 +342,11 @@ class RollingBatches(Model):
             ]
         }
     )
+    """Pods replaced per batch (count or percent of replicas)."""
     pause_between: Duration | None = None
+    """Pause after each batch (a duration such as 30s, 5m or 1h30m)."""
     analysis: Analysis | None = None
+    """Analysis after each batch."""
 
 
 class BlueGreen(Model):
@@ -313,19 +361,27 @@ class BlueGreen(Model):
         }
     )
     auto_promotion_enabled: bool = True
+    """Switch traffic once the new revision is ready; false waits for promote."""
     auto_promotion_seconds: Annotated[int, Field(ge=0)] | None = None
+    """Wait this long after the new revision is ready before switching."""
     scale_down_delay_seconds: Annotated[int, Field(ge=0)] = 30
+    """Seconds the old revision keeps its pods after the switch (instant rollback)."""
     pre_promotion_analysis: Analysis | None = None
+    """Analysis before the switch."""
     post_promotion_analysis: Analysis | None = None
+    """Analysis after the switch."""
 
 
 class Immutable(Model):
     analysis: Analysis | None = None
+    """Analysis before the switch."""
     scale_down_delay_seconds: Annotated[int, Field(ge=0)] = 30
+    """Seconds the old revision keeps its pods after the switch."""
 
 
 class PauseStep(Model):
     duration: Duration | None = None
+    """How long to pause (such as 30s, 5m or 1h30m); unset waits for `kubectl shiftlane promote`."""
 
 
 class CanaryScale(Model):
@@ -338,8 +394,11 @@ class CanaryScale(Model):
         }
     )
     replicas: Annotated[int, Field(ge=0)] | None = None
+    """This many canary pods."""
     weight: Percent | None = None
+    """This percent of replicas as canary pods."""
     match_traffic_weight: bool | None = None
+    """As many canary pods as the current weight needs."""
 
 
 CANARY_STEP_KINDS = ["setWeight", "setCanaryScale", "pause", "analysis"]
@@ -354,9 +413,13 @@ class CanaryStep(Model):
         }
     )
     set_weight: Percent | None = None
+    """Send this percent of traffic to the canary."""
     set_canary_scale: CanaryScale | None = None
+    """Set the canary's pods apart from its weight."""
     pause: PauseStep | None = None
+    """Pause for a duration, or until promoted."""
     analysis: Analysis | None = None
+    """Run analysis; a failure aborts."""
 
 
 class Canary(Model):
@@ -379,9 +442,11 @@ class Canary(Model):
         }
     )
     steps: list[CanaryStep] = Field(min_length=1, max_length=64)
-    # Analysis in the background from a step on: a failure aborts whatever step is current.
+    """The steps, in order; each sets exactly one of setWeight, setCanaryScale, pause, analysis."""
     analysis: BackgroundAnalysis | None = None
+    """Analysis in the background from a step on: a failure aborts whatever step is current."""
     traffic_routing: TrafficRouting | None = None
+    """The router that holds the weights; without one, traffic follows the share of ready pods."""
 
 
 class HeaderMatch(Model):
@@ -391,9 +456,13 @@ class HeaderMatch(Model):
         }
     )
     name: Annotated[str, Field(min_length=1, max_length=256)]
+    """The header, cookie or query parameter name."""
     exact: str | None = None
+    """Matches this exact value."""
     prefix: str | None = None
+    """Matches values starting with this."""
     regex: str | None = None
+    """Matches values matching this regular expression."""
 
 
 class RequestMatch(Model):
@@ -408,8 +477,11 @@ class RequestMatch(Model):
         }
     )
     headers: list[HeaderMatch] | None = Field(None, max_length=16)
+    """Header matches; all must hold."""
     cookies: list[HeaderMatch] | None = Field(None, max_length=16)
+    """Cookie matches; all must hold."""
     query_params: list[HeaderMatch] | None = Field(None, max_length=16)
+    """Query parameter matches; all must hold."""
 
 
 class AbTesting(Model):
@@ -456,10 +528,15 @@ class AbTesting(Model):
         }
     )
     match: list[RequestMatch] = Field(min_length=1, max_length=16)
+    """Requests matching any of these go to the new revision."""
     duration: Duration | None = None
+    """How long the test runs (such as 30s, 5m or 1h30m); unset waits for promote."""
     canary_replicas: Annotated[int, Field(ge=1)] = 1
+    """Pods of the new revision during the test."""
     analysis: Analysis | None = None
+    """Analysis after the test."""
     traffic_routing: TrafficRouting | None = None
+    """The router that matches requests."""
 
 
 class Shadow(Model):
@@ -481,16 +558,24 @@ class Shadow(Model):
         }
     )
     mirror_percent: Annotated[int, Field(ge=1, le=100)] = 100
+    """Percent of live requests mirrored to the new revision."""
     duration: Duration | None = None
+    """How long mirroring runs (such as 30s, 5m or 1h30m); unset waits for promote."""
     canary_replicas: Annotated[int, Field(ge=1)] = 1
+    """Pods of the new revision while mirroring."""
     analysis: Analysis | None = None
+    """Analysis after mirroring."""
     traffic_routing: TrafficRouting | None = None
+    """The router that mirrors requests."""
 
 
 class Elastic(Model):
     step_percent: Annotated[int, Field(ge=1, le=100)] = 25
+    """Share of the replica count moved per step."""
     pause_between: Duration | None = None
+    """Pause after each step (a duration such as 30s, 5m or 1h30m)."""
     analysis: Analysis | None = None
+    """Analysis after each step."""
 
 
 STRATEGIES = ["recreate", "rolling", "rollingBatches", "blueGreen", "immutable", "canary", "abTesting", "shadow", "elastic"]
@@ -505,14 +590,23 @@ class Strategy(Model):
         }
     )
     recreate: Recreate | None = None
+    """Old revision to zero, then the new one to full size."""
     rolling: Rolling | None = None
+    """New up and old down by maxSurge / maxUnavailable, as a Deployment does."""
     rolling_batches: RollingBatches | None = None
+    """Replace a batch at a time, with a pause and analysis between batches."""
     blue_green: BlueGreen | None = Field(None, alias="blueGreen")
+    """New revision at full size behind the preview Service; all traffic switches at once."""
     immutable: Immutable | None = None
+    """A complete new revision; all traffic switches when every new pod is ready."""
     canary: Canary | None = None
+    """User steps: setWeight, setCanaryScale, pause, analysis."""
     ab_testing: AbTesting | None = Field(None, alias="abTesting")
+    """Only requests matching headers, cookies or query parameters go to the new revision."""
     shadow: Shadow | None = None
+    """The new revision gets a mirrored copy of live requests; its answers are discarded."""
     elastic: Elastic | None = None
+    """The new revision grows and the old shrinks in steps of the count an autoscaler sets."""
 
     @property
     def name(self) -> str:
@@ -532,6 +626,8 @@ def _strategy_field(alias: str) -> str:
 
 
 class RolloutSpec(Model):
+    """The desired pods (a Deployment's fields) and how a change of their template is delivered."""
+
     model_config = ConfigDict(
         json_schema_extra={
             "x-kubernetes-validations": [
@@ -579,6 +675,7 @@ class RolloutSpec(Model):
         }
     )
     replicas: Annotated[int, Field(ge=0, le=10000)] = 1
+    """Desired number of pods (the scale subresource and HPAs set it)."""
     selector: LabelSelector | None = Field(
         None,
         json_schema_extra={
@@ -595,30 +692,38 @@ class RolloutSpec(Model):
             ]
         }
     )
+    """The pods' labels (matchLabels only); immutable. Taken from the Deployment with workloadRef when unset."""
     template: PodTemplate | None = None
-    # Adoption: the template comes from a Deployment, which Shiftlane scales down (api/adoption.py).
+    """The pod template; a change starts a rollout. Unset with workloadRef."""
     workload_ref: WorkloadRef | None = None
-    # Existing Services to use under their own names; unset roles get Services Shiftlane creates.
+    """Adoption: the template comes from this Deployment, which Shiftlane scales down."""
     services: ServiceNames | None = None
+    """Existing Services to use under their own names; unset roles get Services Shiftlane creates."""
     min_ready_seconds: Annotated[int, Field(ge=0)] = DEFAULT_MIN_READY_SECONDS
+    """Seconds a pod must be ready before it counts as available."""
     revision_history_limit: Annotated[int, Field(ge=0, le=100)] = 10
+    """Old revisions kept at zero replicas, for an instant undo."""
     # A Deployment holds it in an int32.
     progress_deadline_seconds: Annotated[int, Field(ge=1, le=INT32_MAX)] = DEFAULT_PROGRESS_DEADLINE_SECONDS
+    """Seconds without progress before the Rollout is Degraded."""
     progress_deadline_abort: bool = False
-    # After an abort, traffic is back on stable first; the new revision's pods go this much later.
+    """Abort the rollout when the progress deadline passes."""
     abort_scale_down_delay_seconds: Annotated[int, Field(ge=0)] = 30
+    """After an abort, traffic returns to stable first; the new revision's pods go this much later."""
     paused: bool = False
-    # Registry checks before a revision gets pods (tag to digest, scan gate, denied tags); unset: none.
+    """Hold the rollout where it is (a new template waits too)."""
     image_policy: ImagePolicy | None = None
-    # A failed analysis returns traffic to stable and scales the new revision down; false freezes the
-    # rollout where it is instead (for releases whose migrations cannot be undone).
+    """Registry checks before a revision gets pods: tag to digest, scan gate, denied tags; unset: none."""
     rollback_on_failure: bool = True
+    """A failed analysis returns traffic to stable and scales the new revision down; false freezes the rollout where it is instead (for releases whose migrations cannot be undone)."""
     webhooks: list[Webhook] = Field(
         default_factory=list,
         max_length=16,
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
     )
+    """HTTP calls that gate the rollout or are told of it (see README, Webhooks)."""
     strategy: Strategy
+    """Exactly one delivery strategy."""
 
 
 # Rules on the whole Rollout (crd.py puts them at the schema's root): CEL sees metadata.name there only.

@@ -14,10 +14,24 @@ if TYPE_CHECKING:
     from shiftlane.cli.kubectl import Kubectl
 
 WATCH_NAMESPACES_ENV = "SHIFTLANE_WATCH_NAMESPACES"
+ROUTERS_ENV = "SHIFTLANE_ROUTERS"
 
 
 def _env_namespaces() -> list[str]:
     return [ns.strip() for ns in os.environ.get(WATCH_NAMESPACES_ENV, "").split(",") if ns.strip()]
+
+
+def _run_routers(args: argparse.Namespace) -> frozenset[str]:
+    """--router, else $SHIFTLANE_ROUTERS (comma-separated; set and empty: none), else every router."""
+    if args.routers:
+        return frozenset(args.routers)
+    if ROUTERS_ENV not in os.environ:
+        return ROUTERS
+    named = frozenset(r.strip() for r in os.environ[ROUTERS_ENV].split(",") if r.strip())
+    unknown = sorted(named - set(TRAFFIC_ROUTERS))
+    if unknown:
+        raise SystemExit(f"error: ${ROUTERS_ENV} names unknown routers {', '.join(unknown)} (known: {', '.join(TRAFFIC_ROUTERS)})")
+    return named
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -41,6 +55,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         verbose=args.verbose,
         leader_elect=args.leader_elect,
         registry=registry,
+        routers=_run_routers(args),
     )
     return result if isinstance(result, int) else 0
 
@@ -48,7 +63,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_crd(args: argparse.Namespace) -> int:
     from shiftlane.api.crd import render_crds
 
-    sys.stdout.write(render_crds(args.which))
+    sys.stdout.write(render_crds(args.plural))
     return 0
 
 
@@ -132,11 +147,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--leader-elect", action="store_true",
                      help="act only while holding the Lease shiftlane-leader in $POD_NAMESPACE (for several replicas)")
     add_registry_arguments(run)
+    run.add_argument("--router", dest="routers", action="append", choices=TRAFFIC_ROUTERS, metavar="ROUTER",
+                     help=f"drive this traffic router and watch its objects (repeatable; default ${ROUTERS_ENV}, "
+                          "comma-separated; unset means every router)")
     run.set_defaults(func=cmd_run)
 
     crd = sub.add_parser("crd", help="print the CustomResourceDefinitions as YAML")
-    crd.add_argument("which", nargs="?", choices=["rollout", "analysis"], default="rollout",
-                     help="rollout: the Rollout CRD; analysis: AnalysisTemplate and ClusterAnalysisTemplate")
+    crd.add_argument("plural", nargs="?", choices=["rollouts", "analysistemplates", "clusteranalysistemplates"],
+                     default="rollouts", help="which CRD (default rollouts)")
     crd.set_defaults(func=cmd_crd)
 
     for command, func, text in (

@@ -35,7 +35,7 @@ from shiftlane.registry.oci import OciRegistry
 from shiftlane.registry.pull_secret_keeper import PullSecretKeeper
 from shiftlane.registry.settings import RegistrySettings
 from shiftlane.registry.stable_tag import StableTagger
-from shiftlane.traffic import ROUTE_KINDS, names_route
+from shiftlane.traffic import ROUTERS, names_route, route_kinds
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,7 @@ class _Operator:
     templates: TemplateStatusWriter | None = None
     indexes: Indexes | None = None
     registry = RegistrySettings()  # set by run_operator before kopf starts
+    routers: frozenset[str] = ROUTERS  # the traffic routers this operator drives (`shiftlane run --router`)
     # The event loop keeps only weak references to tasks: a wake-up not held here could vanish mid-run.
     wakeups: set[asyncio.Task[None]] = set()
     pull_secret_keeper: asyncio.Task[None] | None = None
@@ -101,7 +102,7 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     state.reconciler = Reconciler(
         revisions, ServiceWriter(api), StatusWriter(api), _emit, routes=api, images=images,
         stable_tags=StableTagger(ecr, revision_template, _emit), workloads=WorkloadWriter(api),
-        analysis=AnalysisRunner(api), webhooks=WebhookCaller(session),
+        analysis=AnalysisRunner(api), webhooks=WebhookCaller(session), routers=state.routers,
     )
     state.templates = TemplateStatusWriter(api)
     if state.registry.pull_secrets is not None:
@@ -233,9 +234,12 @@ def _watch_route(group: str, version: str, plural: str, kind: str) -> None:
     kopf.on.event(group, version, plural, id=f"route-{plural}")(route_changed)
 
 
-# Route kinds the routers read; kopf leaves out those whose CRD is not installed.
-for _route_kind in ROUTE_KINDS:
-    _watch_route(*_route_kind)
+def drive_routers(routers: frozenset[str]) -> None:
+    """Watch the route kinds of these routers only (kopf leaves out those whose CRD is not installed): a
+    router left out needs no permission on its objects."""
+    state.routers = routers
+    for kind in route_kinds(routers):
+        _watch_route(*kind)
 
 
 def _being_deleted(meta: kopf.Meta, **_: Any) -> bool:

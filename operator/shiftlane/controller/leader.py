@@ -38,6 +38,9 @@ class LeaseElector:
         # Monotonic time at which the last successful acquire or renewal was sent: the server stamped
         # the lease after it, so the lease lasts at least lease_seconds from then.
         self.renewed_at: float | None = None
+        # Monotonic time of the last answer from the API server about the Lease: a standby that hears
+        # nothing could not take over.
+        self.contacted_at: float | None = None
         self._observed: tuple[str | None, float] | None = None  # (resourceVersion, when first seen)
 
     def _spec(self, acquired: datetime) -> dict:
@@ -61,6 +64,7 @@ class LeaseElector:
         except client.ApiException as error:
             if error.status != 404:
                 raise
+            self.contacted_at = started
             body = {"metadata": {"name": self.name, "namespace": self.namespace},
                     "spec": self._spec(datetime.now(timezone.utc))}
             try:
@@ -71,6 +75,7 @@ class LeaseElector:
                 raise
             self.renewed_at = started
             return True
+        self.contacted_at = started
         spec = lease.spec
         expired = self._expired(lease, started)
         if spec.holder_identity not in (None, "", self.identity) and not expired:

@@ -162,6 +162,8 @@ class Reconciler:
     stable_tags: StableTagger | None = None
     # Reads, labels and scales Deployments named by spec.workloadRef; None adopts nothing.
     workloads: WorkloadWriter | None = None
+    # The routers driven (with `routes`); a Rollout naming another is compiled as if it had none.
+    routers: frozenset[str] = ROUTERS
     clock: Callable[[], float] = time.time
     _locks: dict[Key, asyncio.Lock] = field(default_factory=dict)
     _fresh: dict[Key, dict[str, Any]] = field(default_factory=dict)
@@ -354,7 +356,7 @@ class Reconciler:
             generation=generation,
             template_revision=template_revision,
             revisions=revisions,
-            routers=ROUTERS if self.routes is not None else frozenset(),
+            routers=self.routers if self.routes is not None else frozenset(),
             router=router_state,
             command=status.command,
             service_revisions=service_revisions,
@@ -412,7 +414,7 @@ class Reconciler:
 
     def _router(self, key: Key, spec: RolloutSpec, rollout: dict[str, Any]) -> Router | None:
         routing = spec.strategy.traffic_routing
-        if routing is None or self.routes is None:
+        if routing is None or self.routes is None or routing.router not in self.routers:
             return None
         return router_for(routing, *key, named_services(rollout))
 

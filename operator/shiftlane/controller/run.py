@@ -1,4 +1,4 @@
-"""Start the operator: metrics endpoint, optional leader election, then kopf with the liveness endpoint."""
+"""Start the operator: metrics and health endpoints, optional leader election, then kopf."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ import os
 import socket
 
 import kopf
-from aiohttp import web
 from prometheus_client import start_http_server
 
+from shiftlane.controller.health import Health
 from shiftlane.controller.leader import LeaseElector
 from shiftlane.kube.client import api_client
 from shiftlane.registry.settings import RegistrySettings
+from shiftlane.metrics import record_build_info
+from shiftlane.traffic import ROUTERS
 
 LEASE_NAME = "shiftlane-leader"
 log = logging.getLogger(__name__)
@@ -24,35 +26,35 @@ _BODY_LOGGERS = ("botocore", "boto3", "urllib3", "kubernetes_asyncio.client.rest
 
 
 def run_operator(namespaces: list[str], metrics_port: int, health_port: int, verbose: bool = False,
-                 leader_elect: bool = False, registry: RegistrySettings | None = None) -> None:
+                 leader_elect: bool = False, registry: RegistrySettings | None = None,
+                 routers: frozenset[str] = ROUTERS) -> None:
     level = "DEBUG" if verbose else os.environ.get("SHIFTLANE_LOG_LEVEL", "info").upper()
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not verbose:
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)  # one line per handler call is noise
     for name in _BODY_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.INFO, logging.getLogger(name).getEffectiveLevel()))
-    import shiftlane.controller.handlers as handlers  # registers the handlers
+    import shiftlane.controller.handlers as handlers  # importing registers the handlers
 
     handlers.state.registry = registry or RegistrySettings()
+    handlers.drive_routers(routers)
 
     start_http_server(metrics_port)
-    operator = kopf.operator(
-        clusterwide=not namespaces,
-        namespaces=namespaces,
-        standalone=True,
-        liveness_endpoint=f"http://0.0.0.0:{health_port}/healthz",
-    )
-    asyncio.run(_elected(operator, health_port) if leader_elect else operator)
+    record_build_info()
+    operator = kopf.operator(clusterwide=not namespaces, namespaces=namespaces, standalone=True)
+    asyncio.run(_elected(operator, health_port) if leader_elect else _single(operator, health_port))
 
 
-async def _standby_health(port: int) -> web.AppRunner:
-    """A standby answers /healthz itself, so its liveness probe does not restart it while it waits."""
-    app = web.Application()
-    app.router.add_get("/healthz", lambda _: web.json_response({"standby": True}))
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "0.0.0.0", port).start()
-    return runner
+def _operating() -> bool:
+    """kopf has run its startup handler: the reconciler exists and watches feed it."""
+    from shiftlane.controller.handlers import state
+
+    return state.reconciler is not None
+
+
+async def _single(operator, health_port: int) -> None:
+    await Health(None, _operating).serve(health_port)
+    await operator
 
 
 async def _elected(operator, health_port: int) -> None:
@@ -61,9 +63,10 @@ async def _elected(operator, health_port: int) -> None:
         namespace = os.environ.get("POD_NAMESPACE", "default")
         identity = os.environ.get("POD_NAME") or socket.gethostname()
         elector = LeaseElector(api, namespace, LEASE_NAME, identity)
-        standby = await _standby_health(health_port)
+        health = Health(elector, _operating)
+        await health.serve(health_port)  # a standby answers its probes while it waits
         await elector.acquire()
-        await standby.cleanup()  # kopf serves /healthz from here on
+        health.lead()
         running = asyncio.ensure_future(operator)
         keeping = asyncio.ensure_future(elector.keep())
         await asyncio.wait({running, keeping}, return_when=asyncio.FIRST_COMPLETED)

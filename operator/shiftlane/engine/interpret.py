@@ -398,6 +398,7 @@ class _Interpretation:
         s.current_step_index = None
         s.current_step_hash = None
         s.step_count = None
+        s.step = None
         s.aborted = False
         s.degraded = False
         s.rollout = None
@@ -430,6 +431,7 @@ class _Interpretation:
             index += 1
             self.move_to(index)
         s.current_step_index = index
+        s.step = plan.stage_of(index) or None
         if self.frozen:
             return self.stalled("AnalysisFailed", f"{self.frozen}; rollbackOnFailure is false, so traffic stays"
                                 " where it is: abort rolls back, promote goes on")
@@ -594,6 +596,7 @@ class _Interpretation:
         """Traffic back to stable at once; the new revision's pods go once traffic has left them."""
         s = self.s
         s.step_count = len(plan.steps)
+        s.step = plan.stage_of(self.index(plan)) or None
         current = self.observed(s.canary_revision)
         keep = current.spec_replicas if current else 0
         if plan.mode is TrafficMode.SHARE:
@@ -615,6 +618,7 @@ class _Interpretation:
     def steady(self, waiting: str = "") -> Decision:
         s = self.s
         s.step_count = None
+        s.step = None
         s.current_step_index = None
         s.current_step_hash = None
         stable = s.stable_revision

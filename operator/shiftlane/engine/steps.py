@@ -126,6 +126,9 @@ class Plan:
     # What each step means in the strategy (the user's canary step, the batch, the share reached),
     # non-decreasing: after a replica change the rollout resumes at the same meaning.
     origins: tuple[int, ...] = ()
+    # Every strategy position the plan was built from, in order, including those whose steps all
+    # changed nothing: the user's steps, as `kubectl get` counts them.
+    stages: tuple[int, ...] = ()
     # canary.analysis: runs from step `background_from` until the rollout completes.
     background: RunAnalysis | None = None
     background_from: int = 0
@@ -139,3 +142,9 @@ class Plan:
     def resume_index(self, origin: int) -> int:
         """The first step at or past `origin`: where a rollout stands in a plan recompiled for a new count."""
         return next((i for i, o in enumerate(self.origins) if o >= origin), len(self.steps) - 1)
+
+    def stage_of(self, index: int) -> str:
+        """The user's step that compiled step `index` belongs to, as `2/5` (1-based); "" if unknown."""
+        if not 0 <= index < len(self.origins) or self.origins[index] not in self.stages:
+            return ""
+        return f"{self.stages.index(self.origins[index]) + 1}/{len(self.stages)}"

@@ -33,15 +33,23 @@ def router_for(routing: TrafficRouting, namespace: str, rollout: str, named: Map
     return _BUILDERS[routing.router](routing, namespace, Backends(rollout, named.get("stable"), named.get("canary")))
 
 
-# (group, version, plural, kind) of every object a router reads, for the watches.
-ROUTE_KINDS = (
-    ("gateway.networking.k8s.io", "v1", "httproutes", "HTTPRoute"),
-    ("gateway.networking.k8s.io", "v1", "grpcroutes", "GRPCRoute"),
-    ("networking.istio.io", "v1", "virtualservices", "VirtualService"),
-    ("networking.istio.io", "v1", "destinationrules", "DestinationRule"),
-    ("traefik.io", "v1alpha1", "traefikservices", "TraefikService"),
-    ("networking.k8s.io", "v1", "ingresses", "Ingress"),
-)
+_GATEWAY_API = (("gateway.networking.k8s.io", "v1", "httproutes", "HTTPRoute"),
+                ("gateway.networking.k8s.io", "v1", "grpcroutes", "GRPCRoute"))
+_INGRESS = (("networking.k8s.io", "v1", "ingresses", "Ingress"),)
+# (group, version, plural, kind) of the objects each router reads, for the watches (and the chart's RBAC).
+ROUTE_KINDS_BY_ROUTER = {
+    "gatewayAPI": _GATEWAY_API,
+    "istio": (("networking.istio.io", "v1", "virtualservices", "VirtualService"),
+              ("networking.istio.io", "v1", "destinationrules", "DestinationRule")),
+    "traefik": (("traefik.io", "v1alpha1", "traefikservices", "TraefikService"),),
+    "nginx": _INGRESS,
+    "alb": _INGRESS,
+}
+
+
+def route_kinds(routers: frozenset[str]) -> tuple[tuple[str, str, str, str], ...]:
+    """The object kinds the given routers read, each once."""
+    return tuple(dict.fromkeys(kind for router in sorted(routers) for kind in ROUTE_KINDS_BY_ROUTER[router]))
 
 
 def names_route(rollout: dict[str, Any], kind: str, name: str) -> bool:

@@ -90,6 +90,7 @@ class PlanBuilder:
             full_promotion_index=full,
             note=note,
             origins=origins,
+            stages=tuple(dict.fromkeys(o for o, _ in self._steps)),
             background=background,
             background_from=next((i for i, o in enumerate(origins) if o >= background_origin), len(kept) - 1),
         )
