@@ -42,6 +42,14 @@ NAMESPACED_PERMISSIONS = {
     *(("", "services", v) for v in ("list", "watch", "create", "patch")),
     *(("", "pods", v) for v in ("list", "watch")),
     ("", "events", "create"),
+    *(("shiftlane.io", "analysistemplates", v) for v in ("list", "watch")),
+    ("shiftlane.io", "analysistemplates/status", "patch"),
+    *(("batch", "jobs", v) for v in ("get", "create")),
+}
+# ClusterAnalysisTemplates are cluster-scoped: a ClusterRole in either install mode.
+CLUSTER_TEMPLATES = {
+    *(("shiftlane.io", "clusteranalysistemplates", v) for v in ("list", "watch")),
+    ("shiftlane.io", "clusteranalysistemplates/status", "patch"),
 }
 ROUTER_PERMISSIONS = {
     "gatewayAPI": {("gateway.networking.k8s.io", r, v) for r in ("httproutes", "grpcroutes") for v in ("get", "list", "watch", "patch")},
@@ -362,7 +370,7 @@ def test_cluster_wide_rbac(helm: str, tmp_path: Path) -> None:
         {"kind": "ServiceAccount", "name": sa["metadata"]["name"], "namespace": RELEASE_NS}
     ]
     granted = permissions(cluster_role)
-    expected = NAMESPACED_PERMISSIONS | ALL_ROUTERS
+    expected = NAMESPACED_PERMISSIONS | ALL_ROUTERS | CLUSTER_TEMPLATES
     assert expected <= granted, f"missing: {sorted(expected - granted)}"
     assert granted == expected, f"unexpected extra grants: {sorted(granted - expected)}"
     # The Lease is reachable in the operator's namespace only.
@@ -395,9 +403,13 @@ def test_namespaced_rbac(helm: str, tmp_path: Path) -> None:
     assert {ns for ns, _ in roles} == {"a", "b", RELEASE_NS}
     assert permissions(leader_role(docs)) == LEASES
 
-    # Nothing cluster-wide for the operator: the ClusterRoles left are the users' aggregated ones.
-    assert {r["metadata"]["name"] for r in of_kind(docs, "ClusterRole")} == {"sl-shiftlane-view", "sl-shiftlane-edit"}
-    assert not of_kind(docs, "ClusterRoleBinding")
+    # Cluster-wide for the operator: ClusterAnalysisTemplates only; the other ClusterRoles are the users'.
+    cluster_roles = {r["metadata"]["name"]: r for r in of_kind(docs, "ClusterRole")}
+    assert set(cluster_roles) == {"sl-shiftlane-view", "sl-shiftlane-edit", "sl-shiftlane-cluster-templates"}
+    assert permissions(cluster_roles["sl-shiftlane-cluster-templates"]) == CLUSTER_TEMPLATES
+    (binding,) = of_kind(docs, "ClusterRoleBinding")
+    assert binding["roleRef"]["name"] == "sl-shiftlane-cluster-templates"
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": sa_name, "namespace": RELEASE_NS}]
 
 
 def test_namespaced_rbac_including_release_namespace(helm: str, tmp_path: Path) -> None:
@@ -417,13 +429,13 @@ def test_no_lease_rule_without_leader_election(helm: str, tmp_path: Path) -> Non
 def test_router_rules_only_for_enabled_routers(helm: str, tmp_path: Path, router: str) -> None:
     only = {name: name == router for name in ROUTER_PERMISSIONS}
     docs = render(helm, tmp_path, {"routers": only})
-    assert permissions(operator_role(docs)) == NAMESPACED_PERMISSIONS | ROUTER_PERMISSIONS[router]
+    assert permissions(operator_role(docs)) == NAMESPACED_PERMISSIONS | CLUSTER_TEMPLATES | ROUTER_PERMISSIONS[router]
     assert env_of(operator_container(docs))["SHIFTLANE_ROUTERS"] == router
 
 
 def test_no_router_rules_with_every_router_off(helm: str, tmp_path: Path) -> None:
     docs = render(helm, tmp_path, {"routers": {name: False for name in ROUTER_PERMISSIONS}})
-    assert permissions(operator_role(docs)) == NAMESPACED_PERMISSIONS
+    assert permissions(operator_role(docs)) == NAMESPACED_PERMISSIONS | CLUSTER_TEMPLATES
     assert env_of(operator_container(docs))["SHIFTLANE_ROUTERS"] == ""  # set and empty: none
 
 
@@ -456,6 +468,11 @@ def test_rbac_disabled(helm: str, tmp_path: Path) -> None:
     docs = render(helm, tmp_path, {"rbac": {"create": False}})
     for kind in ("Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"):
         assert not of_kind(docs, kind)
+
+
+def test_secrets_are_read_only_when_analysis_needs_them(helm: str, tmp_path: Path) -> None:
+    docs = render(helm, tmp_path, {"analysis": {"readSecrets": True}})
+    assert permissions(operator_role(docs)) - permissions(operator_role(render(helm, tmp_path, {}))) == {("", "secrets", "get")}
 
 
 @pytest.mark.parametrize("name", sorted(VALUE_SETS))
@@ -555,24 +572,25 @@ def test_schema_rejects_bad_values(helm: str, tmp_path: Path, bad: dict[str, Any
 # --------------------------------------------------------------------------- CRD
 
 
-def test_chart_crd_is_the_generated_one(helm: str, tmp_path: Path) -> None:
-    generated = yaml.safe_load((REPO_ROOT / "crds" / CRD_NAME).read_text())
-    shipped = CHART_DIR / "files" / "crds" / CRD_NAME
-    assert shipped.read_bytes() == (REPO_ROOT / "crds" / CRD_NAME).read_bytes(), "run `make crds`"
-    crd = one(render(helm, tmp_path), "CustomResourceDefinition")
-    meta = crd.pop("metadata")
-    generated_meta = generated.pop("metadata")
+@pytest.mark.parametrize("plural", ["rollouts", "analysistemplates", "clusteranalysistemplates"])
+def test_chart_crd_is_the_generated_one(helm: str, tmp_path: Path, plural: str) -> None:
+    name = f"{plural}.shiftlane.io"
+    generated = yaml.safe_load((REPO_ROOT / "crds" / f"{name}.yaml").read_text())
+    shipped = CHART_DIR / "files" / "crds" / f"{name}.yaml"
+    assert shipped.read_bytes() == (REPO_ROOT / "crds" / f"{name}.yaml").read_bytes(), "run `make crds`"
+    (crd,) = [c for c in of_kind(render(helm, tmp_path), "CustomResourceDefinition") if c["metadata"]["name"] == name]
+    crd.pop("metadata")
+    generated.pop("metadata")
     assert crd == generated  # nothing lost on the way through the template
-    assert meta["name"] == generated_meta["name"] == "rollouts.shiftlane.io"
-    # Helm never upgrades a chart's crds/ directory: the CRD comes from templates so upgrades apply it.
+    # Helm never upgrades a chart's crds/ directory: the CRDs come from templates so upgrades apply them.
     assert not (CHART_DIR / "crds").exists()
 
 
-def test_crd_kept_on_uninstall_by_default(helm: str, tmp_path: Path) -> None:
-    crd = one(render(helm, tmp_path), "CustomResourceDefinition")
-    assert crd["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep"}
-    crd = one(render(helm, tmp_path, {"crds": {"keep": False}}), "CustomResourceDefinition")
-    assert "helm.sh/resource-policy" not in (crd["metadata"].get("annotations") or {})
+def test_crds_kept_on_uninstall_by_default(helm: str, tmp_path: Path) -> None:
+    crds = of_kind(render(helm, tmp_path), "CustomResourceDefinition")
+    assert len(crds) == 3 and all(c["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep"} for c in crds)
+    for crd in of_kind(render(helm, tmp_path, {"crds": {"keep": False}}), "CustomResourceDefinition"):
+        assert "helm.sh/resource-policy" not in (crd["metadata"].get("annotations") or {})
 
 
 def test_crd_left_out(helm: str, tmp_path: Path) -> None:
@@ -651,7 +669,7 @@ def test_pull_secrets_grant_only_the_secret_they_keep(helm: str, tmp_path: Path)
         roles = of_kind(docs, "Role" if values else "ClusterRole")
         assert roles
         for role in roles:
-            if role["metadata"]["name"].endswith(("-crd-reader", "-leader-election")):
+            if role["metadata"]["name"].endswith(("-cluster-templates", "-leader-election", "-view", "-edit")):
                 continue
             rules = [r for r in role["rules"] if "secrets" in r["resources"]]
             # Any Secret may be created (RBAC cannot name what does not exist yet); only the pull

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +93,7 @@ def release_manifest() -> list[dict[str, Any]]:
 
 
 def install(routers: dict[str, bool] | None = None) -> None:
-    args = ["--set", "replicaCount=0", "--set", "crds.install=false"]
+    args = ["--set", "replicaCount=0", "--set", "crds.install=false", "--set", "analysis.readSecrets=true"]
     for router, on in (routers or {}).items():
         args += ["--set", f"routers.{router}={str(on).lower()}"]
     helm("upgrade", "--install", RELEASE, str(CHART), "-n", RELEASE_NAMESPACE, "--create-namespace", *args,
@@ -198,11 +200,56 @@ def check_an_image_and_prune(ns: Namespace, ecr_endpoint: str) -> None:
     wait_for(lambda: stable not in ns.deployments("ecr"), 60, "the old revision pruned")
 
 
+class Answers(ThreadingHTTPServer):
+    """A web metric's endpoint on loopback: {"ok": 1} to a request carrying the Secret's token."""
+
+    def __init__(self) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                ok = self.headers.get("Authorization") == "Bearer audit-token"
+                self.send_response(200 if ok else 401)
+                self.end_headers()
+                self.wfile.write(b'{"ok": 1}')
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+
+def run_an_analysis(ns: Namespace) -> None:
+    """Templates watched and marked Valid, a Secret read for a web metric's header, a Job run for a job
+    metric of a ClusterAnalysisTemplate, all through one analysis step."""
+    server = Answers()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    cluster_template = f"audit-job-{ns.name[-5:]}"
+    try:
+        ns.kubectl("create", "secret", "generic", "metrics-token", "--from-literal=token=Bearer audit-token")
+        ns.apply({"apiVersion": "shiftlane.io/v1alpha1", "kind": "AnalysisTemplate", "metadata": {"name": "web"},
+                  "spec": {"metrics": [{"name": "ok", "successCondition": "result == 1", "provider": {"web": {
+                      "url": f"http://127.0.0.1:{server.server_address[1]}/ok", "jsonPath": "$.ok",
+                      "headers": [{"name": "Authorization", "valueFrom": {"secretKeyRef": {"name": "metrics-token", "key": "token"}}}]}}}]}})
+        kubectl("apply", "-f", "-", stdin=json.dumps({
+            "apiVersion": "shiftlane.io/v1alpha1", "kind": "ClusterAnalysisTemplate", "metadata": {"name": cluster_template},
+            "spec": {"metrics": [{"name": "smoke", "provider": {"job": {"spec": {"backoffLimit": 0, "template": {"spec": {
+                "restartPolicy": "Never", "containers": [{"name": "smoke", "image": "registry.k8s.io/pause:3.10"}]}}}}}}]}}))
+        steps = [{"setWeight": 50}, {"analysis": {"templates": [{"name": "web"}, {"name": cluster_template, "clusterScope": True}]}}]
+        ns.apply(rollout_manifest("analysed", {"canary": {"steps": steps}}, replicas=2))
+        ns.wait_phase("analysed", "Healthy", 40)
+        ns.set_image("analysed", IMAGE_V2)
+        status = ns.wait_status("analysed", lambda s: s["phase"] == "Healthy" and not s.get("canaryRevision"), 90, "analysed and promoted")
+        assert status["analysisRuns"][-1]["phase"] == "Successful"
+    finally:
+        server.shutdown()
+        kubectl("delete", "clusteranalysistemplates.shiftlane.io", cluster_template, "--wait=false", check=False)
+
+
 def test_the_chart_grants_exactly_the_calls_the_operator_makes(audited: Audited) -> None:
     start = audited.start()
     for router in ROUTES:
         route_a_canary(audited.namespace(router), router)
     check_an_image_and_prune(audited.namespace("ecr"), audited.ecr_endpoint)
+    run_an_analysis(audited.namespace("analysis"))
     time.sleep(3)  # a Lease renewal (every 2 s) is among the calls
     made = calls(audit_log(), start, audited.user)
 

@@ -98,19 +98,21 @@ There is deliberately no rule for secrets or configmaps.
 - apiGroups: ["shiftlane.io"]
   resources: ["rollouts/finalizers"]
   verbs: ["update"]
-# Analysis: templates are read and marked Valid; the job provider runs Jobs; providers read auth Secrets.
+# Analysis: templates are read and marked Valid; the job provider runs Jobs; providers may read auth Secrets.
 - apiGroups: ["shiftlane.io"]
   resources: ["analysistemplates"]
-  verbs: ["get", "list", "watch"]
+  verbs: ["list", "watch"]
 - apiGroups: ["shiftlane.io"]
   resources: ["analysistemplates/status"]
   verbs: ["patch"]
 - apiGroups: ["batch"]
   resources: ["jobs"]
   verbs: ["get", "create"]
+{{- if .Values.analysis.readSecrets }}
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get"]
+{{- end }}
 # Revision Deployments and the Rollout's Services.
 - apiGroups: ["apps"]
   resources: ["deployments"]
@@ -145,7 +147,7 @@ There is deliberately no rule for secrets or configmaps.
 {{- define "shiftlane.clusterTemplateRules" -}}
 - apiGroups: ["shiftlane.io"]
   resources: ["clusteranalysistemplates"]
-  verbs: ["get", "list", "watch"]
+  verbs: ["list", "watch"]
 - apiGroups: ["shiftlane.io"]
   resources: ["clusteranalysistemplates/status"]
   verbs: ["patch"]

@@ -24,7 +24,9 @@ class WorkloadRef(Model):
     api_version: Literal["apps/v1"] = "apps/v1"
     kind: Literal["Deployment"] = "Deployment"
     name: DEPLOYMENT_NAME
+    """The Deployment's name, in the Rollout's namespace."""
     scale_down: ScaleDownMode = "progressively"
+    """How the Deployment leaves: never, onSuccess (once the first revision is complete) or progressively (as its pods become ready)."""
 
 
 # spec.services key -> the Service suffix it replaces (kube/labels.py SERVICE_SUFFIXES).
@@ -50,7 +52,10 @@ class ServiceNames(Model):
             ]
         }
     )
-    active: SERVICE_NAME | None = None  # what clients use (`<rollout>`); blue/green's active Service
-    stable: SERVICE_NAME | None = None  # the stable backend routers weight (`<rollout>-stable`)
-    canary: SERVICE_NAME | None = None  # the canary backend, blue/green's preview (`<rollout>-canary`)
+    active: SERVICE_NAME | None = None
+    """What clients use, instead of `<rollout>`; blue/green's active Service."""
+    stable: SERVICE_NAME | None = None
+    """The stable backend routers weight, instead of `<rollout>-stable`."""
+    canary: SERVICE_NAME | None = None
+    """The canary backend (blue/green's preview), instead of `<rollout>-canary`."""
 

@@ -169,19 +169,27 @@ class AnalysisPhase(str, Enum):
 
 class MeasurementStatus(Mutable):
     phase: AnalysisPhase
-    value: str | None = None  # the provider's result as JSON text
-    message: str | None = None  # the provider's error, if any
+    """Successful, Failed, Inconclusive or Error, as the metric's conditions judged the value."""
+    value: str | None = None
+    """The provider's result as JSON text."""
+    message: str | None = None
+    """Why it is an error or inconclusive, if it is."""
     started_at: datetime
+    """When the measurement was asked for."""
     finished_at: datetime
+    """When its answer came."""
 
 
 class MetricStatus(Mutable):
     """One metric of an analysis run: its counts, and its last measurements (older ones are dropped)."""
 
     name: str
+    """The metric's name in its template."""
     template: str
+    """The template it comes from."""
     phase: AnalysisPhase = AnalysisPhase.RUNNING
-    query: str | None = None  # the last query asked, after argument substitution
+    query: str | None = None
+    """The last query asked, after argument substitution."""
     count: int = 0
     successful: int = 0
     failed: int = 0
@@ -189,18 +197,25 @@ class MetricStatus(Mutable):
     errors: int = 0
     consecutive_errors: int = 0
     next_measurement_at: datetime | None = None
+    """When it is measured next; unset once it is over or no longer asked for."""
     measurements: list[MeasurementStatus] = Field(default_factory=list, max_length=MEASUREMENTS_KEPT)
+    """The last 5 measurements, oldest first."""
 
 
 class AnalysisRunStatus(Mutable):
     """An analysis the engine asked for; its measurements live here, so a restarted operator resumes it."""
 
-    key: str  # <revision>-<attempt>-<step> or <revision>-<attempt>-background
+    key: str
+    """<revision>-<attempt>-<step>, or <revision>-<attempt>-background-<n>: one run per rollout attempt and step."""
     templates: list[str]
+    """The templates it measures (cluster/NAME for a ClusterAnalysisTemplate)."""
     phase: AnalysisPhase = AnalysisPhase.RUNNING
     message: str = ""
+    """Which metric decided the phase, with its counts and last value."""
     started_at: datetime
+    """When the engine first asked for it."""
     metrics: list[MetricStatus] = Field(default_factory=list)
+    """Each metric of its templates."""
 
 
 class HookPhase(str, Enum):
@@ -212,17 +227,21 @@ class HookPhase(str, Enum):
 class HookStatus(Mutable):
     """A gating webhook (confirmRollout, preRollout, confirmPromotion) for one rollout attempt."""
 
-    key: str  # <revision>-<attempt>-<webhook name>
+    key: str
+    """<revision>-<attempt>-<webhook name>."""
     phase: HookPhase = HookPhase.WAITING
     calls: int = 0
-    last_answer: str = ""  # "HTTP 403", "timeout", …
+    last_answer: str = ""
+    """How it last answered: "HTTP 403", "no answer within 10s", …"""
     next_call_at: datetime | None = None
+    """When it is called again while it waits."""
 
 
 class WorkloadStatus(Mutable):
     """The Deployment named by spec.workloadRef, as last observed."""
 
     name: str
+    """The Deployment's name."""
     replicas: int = 0  # what it is told to run
     ready_replicas: int = 0
     # It has run no pod since the Rollout took over: from then on it gets no traffic from the
