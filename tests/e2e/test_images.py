@@ -122,7 +122,7 @@ def test_a_pull_secret_is_kept_per_namespace_and_named_by_revisions_without_chan
     kubectl("create", "namespace", ns.name)
     keeper = None
     try:
-        helm("upgrade", "--install", RELEASE, str(CHART), "-n", RELEASE_NAMESPACE, "--create-namespace", "--skip-crds",
+        helm("upgrade", "--install", RELEASE, str(CHART), "-n", RELEASE_NAMESPACE, "--create-namespace", "--set", "crds.install=false",
              "--set", "replicaCount=0", "--set", "ecr.pullSecrets.enabled=true", "--wait", "--timeout", "120s")
         kubeconfig = write_token_kubeconfig(chart_service_account(RELEASE, RELEASE_NAMESPACE), RELEASE_NAMESPACE,
                                             tmp_path / "kubeconfig")
@@ -167,7 +167,9 @@ def test_a_pull_secret_is_kept_per_namespace_and_named_by_revisions_without_chan
     finally:
         if keeper:
             keeper.stop()
-        helm("upgrade", "--install", RELEASE, str(CHART), "-n", RELEASE_NAMESPACE, "--create-namespace", "--skip-crds",
-             "--set", "replicaCount=0", "--wait", "--timeout", "120s")
-        operator.start()
+        try:
+            helm("upgrade", "--install", RELEASE, str(CHART), "-n", RELEASE_NAMESPACE, "--create-namespace", "--set", "crds.install=false",
+                 "--set", "replicaCount=0", "--wait", "--timeout", "120s")
+        finally:
+            operator.start()  # the tests after this one need it, whatever happened here
         kubectl("delete", "namespace", ns.name, "--wait=false", check=False)

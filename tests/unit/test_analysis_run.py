@@ -46,7 +46,9 @@ def run_of(m: Metric, outcomes: list[AnalysisPhase]):
         ({"interval": "10s", "count": 3}, [S, F], F),  # failureLimit 0: the first failure fails it
         ({"interval": "10s", "count": 3, "failureLimit": 1}, [S, F, S], S),
         ({"interval": "10s", "count": 3, "failureLimit": 1}, [F, F], F),
-        ({"interval": "10s", "count": 3, "inconclusiveLimit": 1}, [I, S, S], S),
+        ({"interval": "10s", "count": 3, "inconclusiveLimit": 1}, [I, S, S], AnalysisPhase.RUNNING),  # 2 decisive of 3
+        ({"interval": "10s", "count": 3, "inconclusiveLimit": 1}, [I, S, S, S], S),
+        ({"interval": "10s", "count": 2, "inconclusiveLimit": 5}, [I, I, I], AnalysisPhase.RUNNING),  # no data is never success
         ({"interval": "10s", "count": 3, "inconclusiveLimit": 1}, [I, I], I),
         ({"interval": "10s", "count": 2}, [E, E, E, E], AnalysisPhase.RUNNING),  # errors do not count as measurements
         ({"interval": "10s", "count": 2}, [E, E, E, E, E], E),  # 5 in a row > consecutiveErrorLimit 4
@@ -130,7 +132,7 @@ def test_a_run_succeeds_only_on_enough_good_measurements(outcomes, count, failur
     if run.phase is S:
         assert count is not None and status.count >= count
         assert status.failed <= failure_limit and status.inconclusive <= inconclusive_limit
-        assert status.successful >= count - failure_limit - inconclusive_limit
+        assert status.successful >= count - failure_limit and status.successful >= 1  # no data never adds up to success
     if status.failed > failure_limit:
         assert run.phase is F
     # Once over, nothing more is scheduled; while running, the next measurement is scheduled.

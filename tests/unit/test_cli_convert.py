@@ -75,7 +75,7 @@ CASES = [
     (["flagger-ab.yaml"],
      {"spec.strategy": {"abTesting": {"match": [{"headers": [{"name": "x-canary", "exact": "insider"}]}], "duration": "600s",
                                       "trafficRouting": {"nginx": {"ingress": "shopfront"}}}},
-      "spec.template.spec.containers.0.image": "REPLACE-ME-with-the-image-of-shopfront"},
+      "spec.template.spec.containers.0.image": "replace-me.invalid/image-of-shopfront"},
      ["spec.targetRef: Deployment shopfront is not among the input files"]),
     (["flagger-stepweights-gateway.yaml"],
      {"spec.strategy.canary.steps": [step for w in (1, 5, 25, 50) for step in ({"setWeight": w}, {"pause": {"duration": "2m"}})],

@@ -53,7 +53,7 @@ def due(run: AnalysisRunStatus, now: datetime) -> list[MetricStatus]:
 
 
 def planned_count(metric: Metric) -> int | None:
-    """Measurements a metric takes: `count`, else one without an interval, else no end (None)."""
+    """Decisive measurements a metric takes: `count`, else one without an interval, else no end (None)."""
     if metric.count is not None:
         return metric.count
     return 1 if metric.interval is None else None
@@ -107,9 +107,12 @@ def metric_phase(status: MetricStatus, metric: Metric) -> AnalysisPhase:
         return AnalysisPhase.ERROR
     if status.inconclusive > metric.inconclusive_limit:
         return AnalysisPhase.INCONCLUSIVE
+    # Only decisive measurements (successful or failed) count toward `count`: inconclusive ones and
+    # errors are tolerated up to their limits but never add up to a success.
     planned = planned_count(metric)
-    if planned is not None and status.count >= planned:
-        return AnalysisPhase.SUCCESSFUL
+    if planned is not None and status.successful + status.failed >= planned:
+        # Failures within failureLimit are tolerated, but a metric that never once succeeded has failed.
+        return AnalysisPhase.SUCCESSFUL if status.successful else AnalysisPhase.FAILED
     return AnalysisPhase.RUNNING
 
 

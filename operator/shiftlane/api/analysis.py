@@ -28,9 +28,11 @@ class TemplateArgument(Model):
         }
     )
     name: Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$")]
-    value: Annotated[str, Field(max_length=4096)] | None = None  # a default; the Rollout's args override it
-    # Taken from the Rollout being analysed; a revision is its pod-template hash.
+    """Its name, as `{{args.NAME}}` uses it."""
+    value: Annotated[str, Field(max_length=4096)] | None = None
+    """A default; the Rollout's args override it."""
     value_from: Literal["namespace", "name", "stableRevision", "canaryRevision", "stableService", "canaryService", "service"] | None = None
+    """Taken from the Rollout being analysed; a revision is its pod-template hash."""
 
 
 class Metric(Model):
@@ -43,20 +45,25 @@ class Metric(Model):
         }
     )
     name: Annotated[str, Field(min_length=1, max_length=63, pattern=DNS_LABEL)]
-    # Time between measurements; without it the metric is measured once (unless count says more).
+    """The metric's name, unique in the template."""
     interval: Duration | None = None
+    """Time between measurements; without it the metric is measured once (unless count says more)."""
     initial_delay: Duration | None = None
-    # Measurements to take; unset with an interval: until the analysis is no longer needed.
+    """Time before the first measurement, from when the analysis starts."""
     count: Annotated[int, Field(ge=1, le=10000)] | None = None
-    # CEL over `result` (the provider's value); see README, Analysis.
+    """Successful or failed measurements to take (inconclusive ones and errors come on top, within their limits); unset with an interval: until the analysis is no longer needed."""
     success_condition: Annotated[str, Field(min_length=1, max_length=CONDITION_MAX_LENGTH)] | None = None
+    """CEL over `result` (the provider's value) that makes a measurement successful; see README, Analysis."""
     failure_condition: Annotated[str, Field(min_length=1, max_length=CONDITION_MAX_LENGTH)] | None = None
-    # The metric fails when more measurements than this fail (0: the first failure fails it).
+    """CEL over `result` that makes a measurement failed (checked first)."""
     failure_limit: Annotated[int, Field(ge=0, le=10000)] = 0
+    """The metric fails when more measurements than this fail (0: the first failure fails it)."""
     inconclusive_limit: Annotated[int, Field(ge=0, le=10000)] = 0
-    # Provider errors in a row tolerated before the metric ends in Error (which aborts like a failure).
+    """Inconclusive measurements (no data, or neither condition true) tolerated before the analysis pauses as inconclusive."""
     consecutive_error_limit: Annotated[int, Field(ge=0, le=10000)] = 4
+    """Provider errors in a row tolerated before the metric ends in Error (which aborts like a failure)."""
     provider: MetricProvider
+    """Where the value comes from: exactly one of prometheus, cloudWatch, web, job."""
 
 
 class AnalysisTemplateSpec(Model):
@@ -64,10 +71,12 @@ class AnalysisTemplateSpec(Model):
         default_factory=list, max_length=32,
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
     )
+    """Arguments the metrics' text fields use as `{{args.NAME}}`."""
     metrics: list[Metric] = Field(
         min_length=1, max_length=16,
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
     )
+    """What is measured; every metric must succeed."""
 
 
 class AnalysisTemplateStatus(Model):

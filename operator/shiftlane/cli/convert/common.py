@@ -86,7 +86,7 @@ def placeholder_workload(target: str, conversion: Conversion, path: str) -> dict
     labels = {"app": target}
     return {"selector": {"matchLabels": labels},
             "template": {"metadata": {"labels": labels},
-                         "spec": {"containers": [{"name": "app", "image": f"REPLACE-ME-with-the-image-of-{target}"}]}}}
+                         "spec": {"containers": [{"name": "app", "image": f"replace-me.invalid/image-of-{target}"}]}}}
 
 
 def duration(value: Any, conversion: Conversion, path: str) -> str | None:
