@@ -156,7 +156,8 @@ def audited(crd: None, operator: Operator, ecr_endpoint: str, tmp_path: Path) ->
         for ns in run.namespaces:
             kubectl("delete", "namespace", ns.name, "--wait=false", check=False)
         helm("uninstall", RELEASE, "-n", RELEASE_NAMESPACE, "--wait", "--timeout", "60s", check=False)
-        kubectl("delete", "namespace", RELEASE_NAMESPACE, "--wait=false", check=False)
+        # Gone before the next test installs the release there again (a terminating namespace refuses it).
+        kubectl("delete", "namespace", RELEASE_NAMESPACE, "--timeout=120s", check=False)
         operator.start()
 
 
