@@ -508,13 +508,11 @@ class InvariantWatcher:
         handled = status.get("handledCommand") or {}
         command = handled.get("name") if handled != (previous.get("handledCommand") or {}) else None
         passed = range(before.index, now.index)
-        if command == "promoteFull":
-            passed = range(before.index, min(now.index, plan.full_promotion_index))
-            passed = [k for k in passed if k != before.index]
+        if command == "promoteFull" and before.index < plan.full_promotion_index:
+            passed = range(plan.full_promotion_index, now.index)  # the steps before it are skipped by design
         for k in passed:
             step = plan.steps[k]
-            promoted = k == before.index and command in ("promote", "promoteFull")
-            if promoted:
+            if k == before.index and command == "promote":
                 continue
             if isinstance(step, Pause) and step.seconds is None:
                 return f"step {k} ({step.describe()}) passed without a promote"

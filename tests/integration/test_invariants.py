@@ -16,6 +16,7 @@ import pytest
 
 from shiftlane.api.spec import RolloutSpec
 from shiftlane.engine.plan import compile_plan
+from shiftlane.engine.steps import Pause
 from shiftlane.traffic import ROUTERS
 from tests.e2e.helpers import GROUP_RESOURCE, NEVER_READY_IMAGE, REVISION_LABEL, ROLLOUT_LABEL, kubectl, rollout_manifest, wait_for
 from tests.harness.invariants import GRACE, InvariantWatcher, Violation
@@ -146,25 +147,28 @@ def _progress(attempt: int, started: str) -> dict[str, Any]:
 def test_steps_going_back_restarting_or_passing_a_pause_without_a_promote_are_reported(
         watcher: InvariantWatcher, namespace: str) -> None:
     world = Playing(namespace, "steps", {"canary": {"steps": [{"setWeight": 20}, {"pause": {}}, {"setWeight": 60}, {"pause": {}}]}})
-    plan, t0 = world.plan.hash, "2026-01-01T00:00:00Z"
-    common = {"canaryRevision": "c", "stableRevision": "s", "currentStepHash": plan, "rolloutAttempts": 1}
-    world.status(**common, currentStepIndex=0, rollout=_progress(1, t0))
-    world.status(**common, currentStepIndex=2, rollout=_progress(1, "2026-01-01T00:00:05Z"))  # past the pause at 1
+    first, second = [i for i, step in enumerate(world.plan.steps) if isinstance(step, Pause)]  # 2 and 5 (scale steps between)
+    common = {"canaryRevision": "c", "stableRevision": "s", "currentStepHash": world.plan.hash, "rolloutAttempts": 1}
+    world.status(**common, currentStepIndex=0, rollout=_progress(1, "2026-01-01T00:00:00Z"))
     watcher.settle()
-    found = [v for v in watcher.since(0) if v.rule == "step-order" and v.namespace == namespace]
-    assert found and "pause until promoted" in found[-1].detail
+    mark = watcher.mark()
+    world.status(**common, currentStepIndex=first + 1, rollout=_progress(1, "2026-01-01T00:00:05Z"))  # past the pause
+    found = broken(watcher, mark, "step-order")
+    assert found and f"step {first} (pause until promoted) passed without a promote" in found[0].detail
 
     mark = watcher.mark()
-    world.status(**common, currentStepIndex=3, rollout=_progress(1, "2026-01-01T00:00:06Z"),
-                 handledCommand={"id": "p1", "name": "promote"})  # through setWeight to the next pause: fine
-    world.status(**common, currentStepIndex=3, rollout=_progress(1, "2026-01-01T00:00:09Z"))  # the pause restarted
-    world.status(**common, currentStepIndex=1, rollout=_progress(1, "2026-01-01T00:00:10Z"))  # back
+    world.status(**common, currentStepIndex=second, rollout=_progress(1, "2026-01-01T00:00:06Z"),
+                 handledCommand={"id": "p1", "name": "promote"})  # scale steps and on to the next pause: fine
+    world.status(**common, currentStepIndex=second, rollout=_progress(1, "2026-01-01T00:00:09Z"))  # the pause restarted
+    world.status(**common, currentStepIndex=first, rollout=_progress(1, "2026-01-01T00:00:10Z"))  # back
     details = [v.detail for v in broken(watcher, mark, "step-order")]
-    assert len(details) == 2 and "restarted" in details[0] and "went back 3 -> 1" in details[1], details
+    assert len(details) == 2 and "restarted" in details[0] and f"went back {second} -> {first}" in details[1], details
 
     mark = watcher.mark()
     world.status(**{**common, "rolloutAttempts": 2}, currentStepIndex=0, rollout=_progress(2, "2026-01-01T00:00:11Z"))
-    assert broken(watcher, mark, "step-order") == []  # a new attempt (retry) starts over
+    world.status(**{**common, "rolloutAttempts": 2}, currentStepIndex=len(world.plan.steps) - 1,
+                 rollout=_progress(2, "2026-01-01T00:00:12Z"), handledCommand={"id": "p2", "name": "promoteFull"})
+    assert broken(watcher, mark, "step-order") == []  # a new attempt (retry) starts over; promote --full skips the rest
 
 
 def test_replies_that_are_not_2xx_during_an_action_are_reported(watcher: InvariantWatcher) -> None:
