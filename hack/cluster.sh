@@ -511,7 +511,11 @@ up() {
     --service-account-private-key-file "$pki/sa.key" --root-ca-file "$pki/ca.crt" \
     --cluster-signing-cert-file "$pki/ca.crt" --cluster-signing-key-file "$pki/ca.key" \
     --service-cluster-ip-range "$SERVICE_CIDR" --profiling=false \
+    --node-monitor-grace-period 3m \
     --kube-api-qps 200 --kube-api-burst 400  # the default 20 qps paces large benchmarks, not the operator
+  # --node-monitor-grace-period: kwok renews node leases through the API server, so a chaos test's 30 s
+  # API server outage would mark every node NotReady and its pods unready, which kwok (unlike a
+  # kubelet) never reports ready again.
   start kube-scheduler --kubeconfig "$DIR/scheduler.kubeconfig" \
     --authentication-kubeconfig "$DIR/scheduler.kubeconfig" --authorization-kubeconfig "$DIR/scheduler.kubeconfig" \
     --bind-address 127.0.0.1 --secure-port "$SCHED_PORT" --leader-elect=false --profiling=false \

@@ -35,18 +35,18 @@ class Kind:
 
 
 KINDS = (
-    Kind("recreate", {"recreate": {}}, replicas=2, spec=(("minReadySeconds", 2),)),
-    Kind("rolling", {"rolling": {"maxSurge": 1, "maxUnavailable": 0}}, spec=(("minReadySeconds", 2),)),
-    Kind("batches", {"rollingBatches": {"batchSize": 1, "pauseBetween": "3s"}}),
-    Kind("bluegreen", {"blueGreen": {"autoPromotionSeconds": 4, "scaleDownDelaySeconds": 3}}),
-    Kind("immutable", {"immutable": {"scaleDownDelaySeconds": 3}}, spec=(("minReadySeconds", 2),)),
-    Kind("canary", {"canary": {"steps": [{"setWeight": 34}, {"pause": {"duration": "4s"}}, {"setWeight": 67},
-                                         {"pause": {"duration": "3s"}}]}}),
-    Kind("routed", {"canary": {"steps": [{"setWeight": 20}, {"pause": {"duration": "4s"}}, {"setWeight": 60},
-                                         {"pause": {"duration": "3s"}}]}}, routed=True),
-    Kind("elastic", {"elastic": {"stepPercent": 34, "pauseBetween": "3s"}}),
+    Kind("recreate", {"recreate": {}}, replicas=2, spec=(("minReadySeconds", 5),)),
+    Kind("rolling", {"rolling": {"maxSurge": 1, "maxUnavailable": 0}}, spec=(("minReadySeconds", 5),)),
+    Kind("batches", {"rollingBatches": {"batchSize": 1, "pauseBetween": "8s"}}),
+    Kind("bluegreen", {"blueGreen": {"autoPromotionSeconds": 15, "scaleDownDelaySeconds": 5}}),
+    Kind("immutable", {"immutable": {"scaleDownDelaySeconds": 10}}, spec=(("minReadySeconds", 5),)),
+    Kind("canary", {"canary": {"steps": [{"setWeight": 34}, {"pause": {"duration": "10s"}}, {"setWeight": 67},
+                                         {"pause": {"duration": "8s"}}]}}),
+    Kind("routed", {"canary": {"steps": [{"setWeight": 20}, {"pause": {"duration": "10s"}}, {"setWeight": 60},
+                                         {"pause": {"duration": "8s"}}]}}, routed=True),
+    Kind("elastic", {"elastic": {"stepPercent": 34, "pauseBetween": "8s"}}),
     Kind("doomed", {"canary": {"steps": [{"setWeight": 34}, {"pause": {}}]}}, new_image=NEVER_READY_IMAGE,
-         spec=(("progressDeadlineSeconds", 12), ("progressDeadlineAbort", True), ("abortScaleDownDelaySeconds", 2))),
+         spec=(("progressDeadlineSeconds", 20), ("progressDeadlineAbort", True), ("abortScaleDownDelaySeconds", 5))),
 )
 
 
@@ -104,7 +104,7 @@ def verdict(ns: Namespace, member: Member, old: str) -> str | None:
             return f"the aborted canary {canary} still has replicas"
         return None
     if phase != "Healthy" or stable == old:
-        return f"phase {phase}, stable {stable}: want Healthy on a new revision"
+        return f"phase {phase} ({status.get('message')}), stable {stable}: want Healthy on a new revision"
     deployments = ns.deployments(member.name)
     serving = {rev: d for rev, d in deployments.items() if d["replicas"]}
     if set(serving) != {stable} or serving[stable]["available"] != member.kind.replicas:
@@ -119,7 +119,7 @@ def unfinished(ns: Namespace, members: list[Member], olds: dict[str, str]) -> di
 class Killer:
     """SIGKILLs the operator at random moments and starts it again at once, until stopped."""
 
-    def __init__(self, kill: Callable[[], None], start: Callable[[], None], seed: int, between: tuple[float, float] = (1.0, 5.0)):
+    def __init__(self, kill: Callable[[], None], start: Callable[[], None], seed: int, between: tuple[float, float] = (0.5, 3.0)):
         self.kill, self.start_operator = kill, start
         self.random = random.Random(seed)
         self.between = between

@@ -61,7 +61,9 @@ def test_rollouts_resume_after_etcd_restarts_and_the_api_server_is_down_30s(
     wait_for(api_ready, 60, "the API server to be ready again")
 
     left = wait_all(chaos_ns, members, olds, 120)
-    assert not left, f"rollouts not resumed: {left}\n{own_operator.tail(40)}"
+    assert not left, f"rollouts not resumed: {left}\n" + "\n".join(
+        f"{name}: spec {chaos_ns.rollout(name)['spec']['template']['spec']['containers'][0]['image']}, {chaos_ns.deployments(name)}"
+        for name in left)
     chaos_ns.plugin("promote", held)
     assert chaos_ns.wait_phase(held, "Healthy", 60)["stableRevision"] != held_old
     assert own_operator.proc is not None and own_operator.proc.pid == pid and own_operator.proc.poll() is None, \
