@@ -41,7 +41,7 @@ def errors_counted(port: int) -> float:
 def test_rollouts_converge_through_failed_writes_and_dropped_connections_with_backoff(
         solo: None, token_kubeconfig: str, chaos_ns: Namespace, tmp_path: Path) -> None:
     kinds = {k.name: k for k in KINDS}
-    members = [Member(f"{kind}-f", kinds[kind]) for kind in ("canary", "routed", "bluegreen", "rolling", "doomed")]
+    members = [Member(f"{kind}-f", kinds[kind]) for kind in ("canary", "routed", "rolling", "doomed")]
     proxy = ApiProxy(token_kubeconfig, seed=7).start()
     op = operator_for(proxy.kubeconfig(tmp_path / "kubeconfig"), tmp_path / "operator.log")
     e2e._OPERATORS.append(op)

@@ -38,7 +38,7 @@ def restarts_control_plane() -> None:
 def test_rollouts_resume_after_etcd_restarts_and_the_api_server_is_down_30s(
         restarts_control_plane: None, chaos_ns: Namespace, own_operator: Operator) -> None:
     kinds = {k.name: k for k in KINDS}
-    members = [Member("bluegreen", kinds["bluegreen"]), Member("canary", kinds["canary"]), Member("rolling", kinds["rolling"])]
+    members = [Member("canary", kinds["canary"]), Member("rolling", kinds["rolling"])]
     held = "held"  # a canary that waits for a promote through both outages
     chaos_ns.apply(rollout_manifest(held, {"canary": {"steps": [{"setWeight": 50}, {"pause": {}}]}}, replicas=2))
     olds = deploy(chaos_ns, members)
