@@ -378,13 +378,12 @@ class Reconciler:
             for suffix, revision in decision.services.items() if ports else ():
                 manifest = service_manifest(rollout, suffix, revision, ports)
                 current = services.get(service_name(name, suffix))
-                if current is None or differs(current, manifest):
-                    if found := drift.service(f"{namespace}/{manifest['metadata']['name']}", current, previous.stable_revision in deployments):
-                        self.emit(rollout, found)
-                if current is None:
-                    written.services[manifest["metadata"]["name"]] = await self.services.create(manifest)
-                elif differs(current, manifest):
-                    written.services[manifest["metadata"]["name"]] = await self.services.apply(manifest)
+                if current is not None and not differs(current, manifest):
+                    continue
+                writer = self.services.create if current is None else self.services.apply
+                written.services[manifest["metadata"]["name"]] = await writer(manifest)
+                if found := drift.service(f"{namespace}/{manifest['metadata']['name']}", current, previous.stable_revision in deployments):
+                    self.emit(rollout, found)  # once put back: a namespace being deleted refuses it
             router = self._router(key, spec)
             stable = decision.status.stable_revision
             if router is not None and stable is not None and not (observation.router and observation.router.problems):
