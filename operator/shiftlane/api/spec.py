@@ -389,6 +389,10 @@ class Canary(Model):
     # Analysis in the background from a step on: a failure aborts whatever step is current.
     analysis: BackgroundAnalysis | None = None
     traffic_routing: TrafficRouting | None = None
+    # With a router only (without one, traffic follows the pods as they shift). After a promote the
+    # previous stable keeps its pods this long: a router's data plane (an ingress controller, Envoy, a
+    # load balancer's targets) sends to pod IPs and learns of the switch seconds after the route holds it.
+    scale_down_delay_seconds: Annotated[int, Field(ge=0)] = 30
 
 
 class HeaderMatch(Model):
@@ -465,6 +469,10 @@ class AbTesting(Model):
     match: list[RequestMatch] = Field(min_length=1, max_length=16)
     duration: Duration | None = None
     canary_replicas: Annotated[int, Field(ge=1)] = 1
+    # After a promote, the previous stable keeps its pods this long: a router's data plane (an ingress
+    # controller, Envoy, a load balancer's targets) sends to pod IPs and learns of the switch seconds
+    # after the route object holds it.
+    scale_down_delay_seconds: Annotated[int, Field(ge=0)] = 30
     analysis: Analysis | None = None
     traffic_routing: TrafficRouting | None = None
 
@@ -490,6 +498,10 @@ class Shadow(Model):
     mirror_percent: Annotated[int, Field(ge=1, le=100)] = 100
     duration: Duration | None = None
     canary_replicas: Annotated[int, Field(ge=1)] = 1
+    # After a promote, the previous stable keeps its pods this long: a router's data plane (an ingress
+    # controller, Envoy, a load balancer's targets) sends to pod IPs and learns of the switch seconds
+    # after the route object holds it.
+    scale_down_delay_seconds: Annotated[int, Field(ge=0)] = 30
     analysis: Analysis | None = None
     traffic_routing: TrafficRouting | None = None
 
