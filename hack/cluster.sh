@@ -8,6 +8,8 @@
 #   hack/cluster.sh status   show processes and nodes
 #   hack/cluster.sh build    only build the binaries (into the cache)
 #   hack/cluster.sh env      print `export KUBECONFIG=...`
+#   hack/cluster.sh stop|start etcd|kube-apiserver
+#                            stop one component, or start it again on its state (chaos tests)
 #
 # Pinned versions come from the Go modules under hack/cluster/ (go.mod + go.sum):
 #   hack/cluster/kube  -> k8s.io/kubernetes (kube-apiserver, kube-controller-manager, kube-scheduler)
@@ -445,6 +447,59 @@ YAML
 }
 
 # ---------------------------------------------------------------- up / down
+start_etcd() { # an existing data dir is kept: a restart resumes from it
+  start etcd --name shiftlane --data-dir "$DIR/etcd" \
+    --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
+    --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-cluster "shiftlane=http://127.0.0.1:$ETCD_PEER_PORT" --initial-cluster-state new \
+    --unsafe-no-fsync --quota-backend-bytes 4294967296 --log-level warn
+  wait_for etcd 30 curl -fsS "http://127.0.0.1:$ETCD_PORT/health"
+}
+
+start_apiserver() {
+  local pki="$DIR/pki"
+  write_audit_policy
+  start kube-apiserver --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$API_PORT" \
+    --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
+    --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" --client-ca-file "$pki/ca.crt" \
+    --service-account-issuer https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
+    --service-cluster-ip-range "$SERVICE_CIDR" --authorization-mode Node,RBAC --allow-privileged=true \
+    --endpoint-reconciler-type none --profiling=false \
+    --enable-admission-plugins OwnerReferencesPermissionEnforcement \
+    --audit-policy-file "$DIR/audit/policy.yaml" --audit-log-path "$DIR/audit/audit.log" \
+    --audit-log-format json --audit-log-maxsize 200 --audit-log-maxbackup 1
+  wait_for kube-apiserver 60 kc --request-timeout=5s get --raw /readyz
+}
+
+stop_component() { # stop_component <name>: TERM its process group (KILL after 15 s), as `down` does for all
+  local n="$1" p i
+  p="$(pid_of "$n" || true)"
+  [[ -n "$p" ]] || die "$n is not running (no pid file in $DIR/pids)"
+  kill -TERM -- "-$p" 2>/dev/null || true
+  for ((i = 0; i < 150; i++)); do
+    group_running "$p" || break
+    sleep 0.1
+  done
+  group_running "$p" && kill -KILL -- "-$p" 2>/dev/null || true
+  rm -f "$DIR/pids/$n.pid"
+  log "$n stopped"
+}
+
+# Chaos tests stop and start the control plane's stateful parts; the other components reconnect.
+RESTARTABLE=(etcd kube-apiserver)
+
+component() { # component stop|start <etcd|kube-apiserver>
+  local action="$1" n="${2:-}"
+  [[ " ${RESTARTABLE[*]} " == *" $n "* ]] || die "usage: $0 $action {${RESTARTABLE[*]}}"
+  case "$action" in
+    stop) stop_component "$n" ;;
+    start)
+      alive "$n" && { log "$n already running"; return 0; }
+      if [[ "$n" == etcd ]]; then start_etcd; else start_apiserver; fi ;;
+  esac
+}
+
 up() {
   local t0=$SECONDS
   if healthy; then
@@ -468,26 +523,9 @@ up() {
   trap on_up_exit EXIT
   gen_pki
 
-  start etcd --name shiftlane --data-dir "$DIR/etcd" \
-    --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
-    --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
-    --initial-cluster "shiftlane=http://127.0.0.1:$ETCD_PEER_PORT" --initial-cluster-state new \
-    --unsafe-no-fsync --quota-backend-bytes 4294967296 --log-level warn
-  wait_for etcd 30 curl -fsS "http://127.0.0.1:$ETCD_PORT/health"
-
+  start_etcd
+  start_apiserver
   local pki="$DIR/pki"
-  write_audit_policy
-  start kube-apiserver --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$API_PORT" \
-    --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
-    --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" --client-ca-file "$pki/ca.crt" \
-    --service-account-issuer https://kubernetes.default.svc.cluster.local \
-    --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
-    --service-cluster-ip-range "$SERVICE_CIDR" --authorization-mode Node,RBAC --allow-privileged=true \
-    --endpoint-reconciler-type none --profiling=false \
-    --enable-admission-plugins OwnerReferencesPermissionEnforcement \
-    --audit-policy-file "$DIR/audit/policy.yaml" --audit-log-path "$DIR/audit/audit.log" \
-    --audit-log-format json --audit-log-maxsize 200 --audit-log-maxbackup 1
-  wait_for kube-apiserver 60 kc --request-timeout=5s get --raw /readyz
 
   start kube-controller-manager --kubeconfig "$DIR/controller-manager.kubeconfig" \
     --authentication-kubeconfig "$DIR/controller-manager.kubeconfig" \
@@ -497,7 +535,11 @@ up() {
     --service-account-private-key-file "$pki/sa.key" --root-ca-file "$pki/ca.crt" \
     --cluster-signing-cert-file "$pki/ca.crt" --cluster-signing-key-file "$pki/ca.key" \
     --service-cluster-ip-range "$SERVICE_CIDR" --profiling=false \
+    --node-monitor-grace-period 3m \
     --kube-api-qps 200 --kube-api-burst 400  # the default 20 qps paces large benchmarks, not the operator
+  # --node-monitor-grace-period: kwok renews node leases through the API server, so a chaos test's 30 s
+  # API server outage would mark every node NotReady and its pods unready, which kwok (unlike a
+  # kubelet) never reports ready again.
   start kube-scheduler --kubeconfig "$DIR/scheduler.kubeconfig" \
     --authentication-kubeconfig "$DIR/scheduler.kubeconfig" --authorization-kubeconfig "$DIR/scheduler.kubeconfig" \
     --bind-address 127.0.0.1 --secure-port "$SCHED_PORT" --leader-elect=false --profiling=false \
@@ -566,5 +608,6 @@ case "${1:-}" in
   status) status ;;
   build) build ;;
   env) echo "export KUBECONFIG=$KUBECONFIG_FILE" ;;
-  *) echo "usage: $0 {up|down|status|build|env}" >&2; exit 2 ;;
+  stop | start) component "$1" "${2:-}" ;;
+  *) echo "usage: $0 {up|down|status|build|env|stop NAME|start NAME}" >&2; exit 2 ;;
 esac

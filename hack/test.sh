@@ -16,4 +16,5 @@ export KUBECONFIG="$SHIFTLANE_CLUSTER_DIR/kubeconfig"
 
 .venv/bin/lint-imports
 # Tiers in order: the e2e session starts an operator, which must not act on the integration tests' objects.
-.venv/bin/pytest -q -p no:cacheprovider tests/unit tests/chart tests/integration tests/e2e "$@"
+# tests/chaos last: it stops and starts the control plane, and kills operators (a few minutes).
+.venv/bin/pytest -q -p no:cacheprovider tests/unit tests/chart tests/integration tests/e2e tests/chaos "$@"

@@ -25,6 +25,7 @@ import yaml
 from moto.server import ThreadedMotoServer
 
 from tests.e2e.helpers import BIN, GROUP_RESOURCE, REPO, Namespace, kubectl, wait_for
+from tests.harness.invariants import InvariantWatcher, shared_watcher
 
 CRD_FILE = REPO / "crds" / "rollouts.shiftlane.io.yaml"
 CHART = REPO / "charts" / "shiftlane"
@@ -247,14 +248,37 @@ def operator(token_kubeconfig: str, ecr_endpoint: str, tmp_path_factory: pytest.
 _OPERATORS: list[Operator] = []
 
 
+@pytest.fixture(scope="session")
+def invariants(crd: None) -> InvariantWatcher:
+    """The invariant watcher (tests/harness/invariants.py), following the whole cluster."""
+    return shared_watcher(os.environ["KUBECONFIG"])
+
+
+@pytest.fixture(autouse=True)
+def invariants_kept(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test also checks the safety rules: one broken while it ran fails it, naming the rule."""
+    if not os.environ.get("KUBECONFIG"):
+        yield
+        return
+    watcher: InvariantWatcher = request.getfixturevalue("invariants")
+    mark = watcher.mark()
+    yield
+    watcher.settle()
+    broken = watcher.since(mark)
+    if broken:
+        pytest.fail("safety invariants broken while the test ran:\n" + "\n".join(map(str, broken)), pytrace=False)
+
+
 @pytest.fixture
-def ns(operator: Operator, request: pytest.FixtureRequest) -> Iterator[Namespace]:
+def ns(operator: Operator, invariants: InvariantWatcher, request: pytest.FixtureRequest) -> Iterator[Namespace]:
     """A fresh namespace per test (the operator is running and watching it)."""
     base = request.node.name.replace("_", "-").replace("[", "-").replace("]", "").lower()[:40].strip("-")
     name = f"e2e-{base}-{uuid.uuid4().hex[:5]}"
     kubectl("create", "namespace", name)
     log_start = operator.log_path.stat().st_size if operator.log_path.exists() else 0
     yield Namespace(name)
+    invariants.settle()
+    invariants.forget(name)  # what deleting the namespace does to its objects is nobody's violation
     kubectl("delete", "namespace", name, "--wait=false", check=False)
     # The chart's RBAC must cover every call the operator made during the test. (Writes into a
     # namespace being deleted by an earlier test's teardown are refused with 403 too: not RBAC.)

@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from tests.e2e.helpers import IMAGE_V2, Namespace, rollout_manifest, wait_for
+from tests.harness.invariants import InvariantWatcher
 from tests.harness.traffic import (
-    GATEWAY, Reply, binomial_slack, by_revision, send, served_by_revision, statuses, traefik_service, until_routed,
+    GATEWAY, Background, Reply, binomial_slack, by_revision, send, served_by_revision, statuses, traefik_service, until_routed,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
@@ -84,7 +85,7 @@ def routed_at(host: str, stable: str, canary: str, weight: int, headers: dict[st
     until_routed(host, at_weight, headers=headers, batch=200)
 
 
-def test_canary_on_an_httproute_splits_real_requests_at_each_step(ns: Namespace) -> None:
+def test_canary_on_an_httproute_splits_real_requests_at_each_step(ns: Namespace, invariants: InvariantWatcher) -> None:
     name = "web"
     routing = {"gatewayAPI": {"httpRoute": name}}
     steps = [{"setWeight": 20}, {"pause": {}}, {"setWeight": 50}, {"pause": {}}]
@@ -101,9 +102,11 @@ def test_canary_on_an_httproute_splits_real_requests_at_each_step(ns: Namespace)
         routed_at(host, old, new, weight)
         measured[weight] = share_of(assert_split(send(N, host), old, new, weight), new)
 
-    ns.plugin("promote", name)
-    ns.wait_phase(name, "Healthy", 60, stableRevision=new)
-    until_routed(host, lambda replies: by_revision(replies) == {new: len(replies)})
+    with Background([host]) as during:
+        ns.plugin("promote", name)
+        ns.wait_phase(name, "Healthy", 60, stableRevision=new)
+        until_routed(host, lambda replies: by_revision(replies) == {new: len(replies)})
+    invariants.replies(ns.name, name, "promote", during.replies[host])
     replies = send(N, host)
     assert by_revision(replies) == {new: N}, statuses(replies)
     print(f"canary share measured: {measured}")
@@ -146,7 +149,8 @@ def settled(namespace: str, revision: str, before: Counter) -> int:
 
 
 @pytest.mark.parametrize("end", ["promote", "abort"])
-def test_shadow_through_a_traefikservice_mirrors_to_the_canary_and_only_stable_answers(ns: Namespace, end: str) -> None:
+def test_shadow_through_a_traefikservice_mirrors_to_the_canary_and_only_stable_answers(
+        ns: Namespace, end: str, invariants: InvariantWatcher) -> None:
     name = "shadow"
     percent = 40
     service = {"apiVersion": "traefik.io/v1alpha1", "kind": "TraefikService", "metadata": {"name": name},
@@ -170,10 +174,12 @@ def test_shadow_through_a_traefikservice_mirrors_to_the_canary_and_only_stable_a
     assert abs(mirrored - p * N) <= binomial_slack(N, p), mirrored
     print(f"shadow: {mirrored} of {N} requests mirrored to the canary at {percent}%")
 
-    ns.plugin(end, name)
     stable = new if end == "promote" else old
-    ns.wait_phase(name, "Healthy" if end == "promote" else "Aborted", 60, stableRevision=stable)
-    wait_for(lambda: "mirroring" not in ns.json("get", "traefikservice", name)["spec"], 20, "the mirror to be removed")
+    with Background([host]) as during:
+        ns.plugin(end, name)
+        ns.wait_phase(name, "Healthy" if end == "promote" else "Aborted", 60, stableRevision=stable)
+        wait_for(lambda: "mirroring" not in ns.json("get", "traefikservice", name)["spec"], 20, "the mirror to be removed")
+    invariants.replies(ns.name, name, end, during.replies[host])
     # The user's own `weighted` settings come back as they were.
     assert ns.json("get", "traefikservice", name)["spec"]["weighted"]["sticky"] == {"cookie": {"name": "lb"}}
     wait_for(lambda: "weighted" in (traefik_service(ns.name, name) or {}), 20, "Traefik to stop mirroring")
@@ -207,7 +213,7 @@ class Traffic(threading.Thread):
         return [r for _, batch in self.batches for r in batch]
 
 
-def test_abort_mid_canary_returns_all_requests_to_stable_without_failing_one(ns: Namespace) -> None:
+def test_abort_mid_canary_returns_all_requests_to_stable_without_failing_one(ns: Namespace, invariants: InvariantWatcher) -> None:
     name = "abort"
     steps = [{"setWeight": 50}, {"pause": {}}]
     old = healthy_on_v1(ns, name, {"canary": {"steps": steps, "trafficRouting": {"gatewayAPI": {"httpRoute": name}}}},
@@ -237,6 +243,7 @@ def test_abort_mid_canary_returns_all_requests_to_stable_without_failing_one(ns:
     traffic.join(30)
 
     replies = traffic.replies()
+    invariants.replies(ns.name, name, "abort", replies)
     assert statuses(replies) == {200: len(replies)}, f"failed requests during the abort: {statuses(replies)}"
     last_canary = max(at for at, batch in traffic.batches if any(r.revision == new for r in batch))
     assert last_canary <= last_full, f"the canary was scaled down {last_canary - last_full:.2f}s before its last request"

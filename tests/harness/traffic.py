@@ -133,3 +133,29 @@ def served_by_revision(namespace: str) -> Counter[str]:
     for (_, revision, _), n in served(namespace).items():
         counts[revision] += n
     return counts
+
+
+class Background:
+    """Requests to each host, a few every `interval` seconds from a thread, for as long as the `with`
+    block runs (a promote, an abort, chaos): every reply is kept by host."""
+
+    def __init__(self, hosts: list[str], batch: int = 5, interval: float = 0.2):
+        self.hosts, self.batch, self.interval = hosts, batch, interval
+        self.replies: dict[str, list[Reply]] = {host: [] for host in hosts}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="background-traffic", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            for host in self.hosts:
+                self.replies[host] += send(self.batch, host, concurrency=self.batch)
+
+    def __enter__(self) -> Background:
+        if self.hosts:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self.hosts:
+            self._thread.join(30)

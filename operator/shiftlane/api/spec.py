@@ -447,6 +447,8 @@ class Canary(Model):
     """Analysis in the background from a step on: a failure aborts whatever step is current."""
     traffic_routing: TrafficRouting | None = None
     """The router that holds the weights; without one, traffic follows the share of ready pods."""
+    scale_down_delay_seconds: Annotated[int, Field(ge=0)] = 30
+    """After a promote the previous stable keeps its pods this long (with a router only): a router's data plane (an ingress controller, Envoy, a load balancer's targets) sends to pod IPs and learns of the switch seconds after the route object holds it."""
 
 
 class HeaderMatch(Model):
@@ -533,6 +535,8 @@ class AbTesting(Model):
     """How long the test runs (such as 30s, 5m or 1h30m); unset waits for promote."""
     canary_replicas: Annotated[int, Field(ge=1)] = 1
     """Pods of the new revision during the test."""
+    scale_down_delay_seconds: Annotated[int, Field(ge=0)] = 30
+    """After a promote the previous stable keeps its pods this long (with a router only): a router's data plane (an ingress controller, Envoy, a load balancer's targets) sends to pod IPs and learns of the switch seconds after the route object holds it."""
     analysis: Analysis | None = None
     """Analysis after the test."""
     traffic_routing: TrafficRouting | None = None
@@ -563,6 +567,8 @@ class Shadow(Model):
     """How long mirroring runs (such as 30s, 5m or 1h30m); unset waits for promote."""
     canary_replicas: Annotated[int, Field(ge=1)] = 1
     """Pods of the new revision while mirroring."""
+    scale_down_delay_seconds: Annotated[int, Field(ge=0)] = 30
+    """After a promote the previous stable keeps its pods this long (with a router only): a router's data plane (an ingress controller, Envoy, a load balancer's targets) sends to pod IPs and learns of the switch seconds after the route object holds it."""
     analysis: Analysis | None = None
     """Analysis after mirroring."""
     traffic_routing: TrafficRouting | None = None

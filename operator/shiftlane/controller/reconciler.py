@@ -19,6 +19,7 @@ from shiftlane.api.image_policy import ImagePolicy
 from shiftlane.api.spec import RolloutSpec
 from shiftlane.api.status import RolloutStatus
 from shiftlane.engine.interpret import interpret
+from shiftlane.controller import drift
 from shiftlane.controller.analysis import AnalysisRunner, TemplateLookup
 from shiftlane.controller.analysis import verdicts as analysis_verdicts
 from shiftlane.controller.webhooks import WebhookCaller
@@ -27,7 +28,7 @@ from shiftlane.controller.webhooks import verdicts as webhook_verdicts
 from shiftlane.engine.model import Decision, Event, ImageGate, Observation
 from shiftlane.kube.client import api_message, namespace_terminating, refused
 from shiftlane.kube.labels import REVISION_LABEL, ROLLOUT_LABEL, named_services, resource_version, revision_name, service_names
-from shiftlane.kube.revisions import RevisionWriter, observe_revision, revision_manifest
+from shiftlane.kube.revisions import RevisionWriter, edits, observe_revision, revision_manifest
 from shiftlane.kube.rollouts import StatusWriter, status_document
 from shiftlane.kube.services import ServiceView, ServiceWriter, differs, named_service_manifest, service_manifest, service_ports
 from shiftlane.kube.workloads import WorkloadWriter, adopted_rollout, observe_workload
@@ -37,7 +38,7 @@ from shiftlane.registry.pinning import pinned_template
 from shiftlane.registry.pull_secret_keeper import PullSecretKeeper
 from shiftlane.registry.stable_tag import StableTagger
 from shiftlane.traffic import ROUTERS, router_for
-from shiftlane.traffic.router import Router, RouterError
+from shiftlane.traffic.router import Router, RouterError, wanted
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,8 @@ class Written:
     deployments: dict[str, dict[str, Any]] = field(default_factory=dict)  # by revision
     services: dict[str, ServiceView] = field(default_factory=dict)  # by name
     workload: dict[str, Any] | None = None  # the adopted Deployment (slim)
+    # Revision -> the resourceVersion whose pod template, in other hands, was found as created.
+    templates_checked: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -235,7 +238,7 @@ class Reconciler:
             await self._write_invalid(rollout, str(error))
             return
         now = self.clock()
-        observation, services = await self._observe(key, rollout, spec, status, children, workload, now)
+        observation, services, deployments = await self._observe(key, rollout, spec, status, children, workload, now)
         # Measurements and webhook answers due now go into the status the engine reads: its verdicts
         # come from there, and a restarted operator finds them there.
         if self.analysis is not None:
@@ -257,7 +260,7 @@ class Reconciler:
         decision = interpret(spec, status, observation, now)
         decision = await self._track_checks(key, decision, children, now)
         try:
-            await self._apply(key, rollout, spec, decision, observation, services)
+            await self._apply(key, rollout, spec, status, decision, observation, services, deployments)
         except (client.ApiException, RouterError) as error:
             if isinstance(error, client.ApiException) and not refused(error):
                 raise
@@ -304,7 +307,7 @@ class Reconciler:
     async def _observe(
         self, key: Key, rollout: dict[str, Any], spec: RolloutSpec, status: RolloutStatus, children: Children,
         workload: dict[str, Any] | None, now: float,
-    ) -> tuple[Observation, dict[str, ServiceView]]:
+    ) -> tuple[Observation, dict[str, ServiceView], dict[str, dict[str, Any]]]:
         namespace, name = key
         written = self._written.setdefault(key, Written())
         indexed = {d["metadata"]["labels"][REVISION_LABEL]: d for d in children.deployments}
@@ -328,7 +331,7 @@ class Reconciler:
         if spec.template is None:  # workloadRef names a Deployment that does not exist: nothing to run
             missing.insert(0, f"Deployment {namespace}/{spec.workload_ref.name}")
             return Observation(generation, "", revisions, command=status.command, service_revisions=service_revisions,
-                               missing=tuple(missing)), services
+                               missing=tuple(missing)), services, deployments
         template_revision = revision_of(rollout["spec"]["template"])
         template_error = None
         if template_revision not in revisions:
@@ -367,7 +370,7 @@ class Reconciler:
             image_check=image_check,
             rollback_image_missing=rollback_missing,
         )
-        return observation, services
+        return observation, services, deployments
 
     async def _image_verdict(self, key: Key, rollout: dict[str, Any], policy: ImagePolicy, revision: str, now: float) -> ImageVerdict:
         generation = rollout["metadata"].get("generation", 0)
@@ -428,7 +431,8 @@ class Reconciler:
         return check.error
 
     async def _apply(
-        self, key: Key, rollout, spec: RolloutSpec, decision: Decision, observation: Observation, services: dict[str, ServiceView]
+        self, key: Key, rollout, spec: RolloutSpec, previous: RolloutStatus, decision: Decision, observation: Observation,
+        services: dict[str, ServiceView], deployments: dict[str, dict[str, Any]],
     ) -> None:
         namespace, name = key
         written = self._written[key]
@@ -450,13 +454,18 @@ class Reconciler:
                 if not ports:
                     continue
                 manifest = service_manifest(rollout, suffix, revision, ports)
-                if current is None:
-                    written.services[manifest["metadata"]["name"]] = await self.services.create(manifest)
-                elif differs(current, manifest):
-                    written.services[manifest["metadata"]["name"]] = await self.services.apply(manifest)
+                if current is not None and not differs(current, manifest):
+                    continue
+                writer = self.services.create if current is None else self.services.apply
+                written.services[manifest["metadata"]["name"]] = await writer(manifest)
+                if found := drift.service(f"{namespace}/{manifest['metadata']['name']}", current, previous.stable_revision in deployments):
+                    self.emit(rollout, found)  # once put back: a namespace being deleted refuses it
             router = self._router(key, spec, rollout)
             stable = decision.status.stable_revision
             if router is not None and stable is not None and not (observation.router and observation.router.problems):
+                want = wanted(stable, decision.traffic.canary, decision.traffic)
+                if observation.router and (found := drift.route(observation.router.objects, observation.router, previous, want)):
+                    self.emit(rollout, found)
                 await router.apply(self.routes, rollout, stable, decision.traffic.canary, decision.traffic)
         for revision, replicas in decision.replicas.items():
             current = observation.revisions.get(revision)
@@ -470,7 +479,11 @@ class Reconciler:
                     manifest["spec"]["template"] = template
                     written.deployments[revision] = await self.revisions.create(manifest)
             elif current.spec_replicas != replicas:
+                deployment_name = f"{namespace}/{revision_name(name, revision)}"
+                if found := drift.replicas(deployment_name, deployments[revision], current.spec_replicas, replicas):
+                    self.emit(rollout, found)
                 written.deployments[revision] = await self.revisions.scale(namespace, revision_name(name, revision), replicas)
+        await self._restore_templates(key, rollout, deployments)
         for revision in decision.delete:
             if self.stable_tags is not None and self._protects_stable(spec):
                 await self.stable_tags.leaving(key, rollout, decision.status.stable_revision, revision)
@@ -479,6 +492,21 @@ class Reconciler:
         adoption, workload = decision.adoption, observation.workload
         if adoption is not None and adoption.replicas is not None and workload is not None and adoption.replicas != workload.spec_replicas:
             written.workload = await self.workloads.scale(namespace, workload.name, adoption.replicas)
+
+    async def _restore_templates(self, key: Key, rollout: dict[str, Any], deployments: dict[str, dict[str, Any]]) -> None:
+        """A revision's pod template changed by someone else goes back to what the revision was created with."""
+        namespace, name = key
+        written = self._written[key]
+        for revision, deployment in deployments.items():
+            by, version = edits(deployment, "template"), resource_version(deployment)
+            if not by or written.templates_checked.get(revision) == version:
+                continue
+            restore = await self.revisions.restore_template(namespace, revision_name(name, revision))
+            if restore is None:
+                written.templates_checked[revision] = version
+                continue
+            written.deployments[revision] = restore.deployment
+            self.emit(rollout, drift.template(f"{namespace}/{revision_name(name, revision)}", restore, by))
 
     async def _report(self, rollout: dict[str, Any], spec: RolloutSpec, status: RolloutStatus, decision: Decision, now: float) -> None:
         """The Decision's Events and status: the only writes made for a Decision that was not applied."""

@@ -9,6 +9,8 @@ from shiftlane.api.adoption import SERVICE_ROLES
 ROLLOUT_LABEL = "shiftlane.io/rollout"
 REVISION_LABEL = "shiftlane.io/revision"
 REVISION_NUMBER = "shiftlane.io/revision-number"
+# The pod template a revision Deployment was created with (JSON): what drift of it is restored to.
+POD_TEMPLATE = "shiftlane.io/pod-template"
 FIELD_MANAGER = "shiftlane"
 SERVICE_SUFFIXES = ("", "stable", "canary")
 

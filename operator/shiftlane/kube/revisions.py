@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import copy
+import json
+from dataclasses import dataclass
 from typing import Any
 
 from kubernetes_asyncio import client
 
 from shiftlane.engine.model import RevisionObservation
 from shiftlane.kube.client import api_message, plain
-from shiftlane.kube.labels import FIELD_MANAGER, REVISION_LABEL, REVISION_NUMBER, ROLLOUT_LABEL, owner_reference, revision_name
+from shiftlane.kube.labels import (
+    FIELD_MANAGER, POD_TEMPLATE, REVISION_LABEL, REVISION_NUMBER, ROLLOUT_LABEL, owner_reference, revision_name,
+)
+from shiftlane.kube.ownership import edited_by
 
 _COUNTS = ("replicas", "readyReplicas", "availableReplicas")
 
@@ -17,7 +22,9 @@ _COUNTS = ("replicas", "readyReplicas", "availableReplicas")
 def slim_deployment(deployment: dict[str, Any]) -> dict[str, Any]:
     """Only what observe_revision reads: a watch cache of 1,000 Rollouts' revisions stays small."""
     meta = deployment["metadata"]
+    edits = {field: list(by) for field in ("replicas", "template") if (by := edited_by(meta, "spec", field))}
     return {
+        **({"editedBy": edits} if edits else {}),
         "metadata": {
             "name": meta["name"],
             "resourceVersion": meta.get("resourceVersion"),
@@ -27,6 +34,20 @@ def slim_deployment(deployment: dict[str, Any]) -> dict[str, Any]:
         "spec": {"replicas": (deployment.get("spec") or {}).get("replicas", 0)},
         "status": {k: v for k, v in (deployment.get("status") or {}).items() if k in _COUNTS},
     }
+
+
+def edits(deployment: dict[str, Any], field: str) -> list[str]:
+    """The managers other than Shiftlane's that last set `spec.<field>` of a slim revision Deployment."""
+    return (deployment.get("editedBy") or {}).get(field, [])
+
+
+@dataclass(frozen=True)
+class TemplateRestore:
+    """A revision's pod template put back as it was created: what it held, and what it holds now."""
+
+    drifted: dict[str, Any]
+    restored: dict[str, Any]
+    deployment: dict[str, Any]  # slim, after the write
 
 
 def observe_revision(deployment: dict[str, Any]) -> RevisionObservation:
@@ -88,7 +109,12 @@ class RevisionWriter:
         return None
 
     async def create(self, manifest: dict[str, Any]) -> dict[str, Any]:
-        """A plain create, so an existing Deployment of that name is refused (409) rather than taken over."""
+        """A plain create, so an existing Deployment of that name is refused (409) rather than taken over.
+        The template is kept in an annotation: it is the revision, and drift of it is put back from there."""
+        manifest = {**manifest, "metadata": {**manifest["metadata"], "annotations": {
+            **manifest["metadata"].get("annotations", {}),
+            POD_TEMPLATE: json.dumps(manifest["spec"]["template"], sort_keys=True, separators=(",", ":")),
+        }}}
         created = await self.apps.create_namespaced_deployment(manifest["metadata"]["namespace"], manifest, field_manager=FIELD_MANAGER)
         return slim_deployment(plain(self.apps.api_client, created))
 
@@ -100,6 +126,28 @@ class RevisionWriter:
             _content_type="application/merge-patch+json",
         )
         return slim_deployment(plain(self.apps.api_client, scaled))
+
+    async def restore_template(self, namespace: str, name: str) -> TemplateRestore | None:
+        """Put the pod template back as the revision was created, if someone changed it; None when there
+        is nothing to put back (the template is as created, or the Deployment or its record is gone)."""
+        try:
+            current = plain(self.apps.api_client, await self.apps.read_namespaced_deployment(name, namespace))
+        except client.ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+        stored = (current["metadata"].get("annotations") or {}).get(POD_TEMPLATE)
+        if stored is None:
+            return None
+        ops = [
+            {"op": "test", "path": "/metadata/resourceVersion", "value": current["metadata"]["resourceVersion"]},
+            {"op": "replace", "path": "/spec/template", "value": json.loads(stored)},
+        ]
+        restored = plain(self.apps.api_client, await self.apps.patch_namespaced_deployment(
+            name, namespace, ops, field_manager=FIELD_MANAGER, _content_type="application/json-patch+json"))
+        if restored["metadata"]["resourceVersion"] == current["metadata"]["resourceVersion"]:
+            return None  # the same template in other hands: nothing changed
+        return TemplateRestore(current["spec"]["template"], restored["spec"]["template"], slim_deployment(restored))
 
     async def template(self, namespace: str, name: str) -> dict[str, Any] | None:
         """A revision's pod template as it runs (pinned images included); None when it is gone."""

@@ -9,6 +9,7 @@ from typing import Any
 from kubernetes_asyncio import client
 
 from shiftlane.kube.client import plain
+from shiftlane.kube.ownership import edited_by
 from shiftlane.kube.labels import (
     FIELD_MANAGER,
     REVISION_LABEL,
@@ -32,6 +33,7 @@ class ServiceView:
     owner_uid: str | None  # the controller ownerReference: a Rollout's uid for the Services Shiftlane created
     selector: Mapping[str, str] | None = None
     ports: tuple[Port, ...] = ()
+    edited_by: tuple[str, ...] = ()  # managers other than Shiftlane's that last set its spec (drift)
 
     @property
     def revision(self) -> str | None:
@@ -98,7 +100,8 @@ def slim_service(service: dict[str, Any]) -> ServiceView:
     view = ServiceView(resource_version(service), controller_uid(meta), spec.get("selector"))
     if ROLLOUT_LABEL not in (meta.get("labels") or {}):
         return view
-    return ServiceView(view.resource_version, view.owner_uid, view.selector, tuple(_port(p) for p in spec.get("ports") or []))
+    return ServiceView(view.resource_version, view.owner_uid, view.selector, tuple(_port(p) for p in spec.get("ports") or []),
+                       edited_by(meta, "spec", "selector") + edited_by(meta, "spec", "ports"))
 
 
 def differs(observed: ServiceView | None, manifest: dict[str, Any]) -> bool:

@@ -39,6 +39,7 @@ def compile_canary(config: Canary, replicas: int, mode: TrafficMode, note: str =
         else:
             plan.add(origin, *analysis_steps(step.analysis))
     plan.mark_full_promotion()
-    plan.add(len(config.steps), *promotion_tail(replicas, mode))
+    delay = config.scale_down_delay_seconds if mode is TrafficMode.ROUTER else 0  # without a router, pods shift first
+    plan.add(len(config.steps), *promotion_tail(replicas, mode, delay))
     background = run_analysis(config.analysis) if config.analysis else None
     return plan.build(note, background, config.analysis.starting_step if config.analysis else 0)

@@ -12,5 +12,5 @@ def compile_shadow(config: Shadow, replicas: int) -> Plan:
         plan.add(1, Pause(seconds_of(config.duration)))
     plan.add(2, *analysis_steps(config.analysis))
     plan.mark_full_promotion()
-    plan.add(3, SetMirror(0), *promotion_tail(replicas, TrafficMode.ROUTER))
+    plan.add(3, SetMirror(0), *promotion_tail(replicas, TrafficMode.ROUTER, config.scale_down_delay_seconds))
     return plan.build()

@@ -1,0 +1,82 @@
+"""A flaky API server: the operator reaches it through a proxy that answers a quarter of its writes
+with 500 and drops one request in twenty without an answer. Every rollout still ends as it must, the
+errors are counted (shiftlane_reconcile_errors_total), and after a failed write the operator backs
+off instead of hammering: nothing more is written for that Rollout for RETRY_SECONDS."""
+
+from __future__ import annotations
+
+import re
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from shiftlane.controller.reconciler import RETRY_SECONDS
+from tests.chaos.conftest import operator_for
+from tests.chaos.fleet import KINDS, Member, change_images, deploy, wait_all
+from tests.e2e import conftest as e2e
+from tests.e2e.helpers import Namespace
+from tests.harness.api_proxy import ApiProxy, Request
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
+
+FAIL_WRITES, DROP = 0.25, 0.05
+
+
+def rollout_of(path: str, names: set[str]) -> str | None:
+    """The Rollout a write was made for: its status, revision Deployments, Services or route."""
+    match = re.search(r"/(rollouts|deployments|services|httproutes)/([^/]+)", path)
+    if match is None:
+        return None
+    name = match.group(2)
+    return next((n for n in sorted(names, key=len, reverse=True) if name == n or name.startswith(f"{n}-")), None)
+
+
+def errors_counted(port: int) -> float:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    return sum(float(v) for v in re.findall(r"^shiftlane_reconcile_errors_total\{[^}]*\} (\S+)$", text, re.M))
+
+
+def test_rollouts_converge_through_failed_writes_and_dropped_connections_with_backoff(
+        solo: None, token_kubeconfig: str, chaos_ns: Namespace, tmp_path: Path) -> None:
+    kinds = {k.name: k for k in KINDS}
+    members = [Member(f"{kind}-f", kinds[kind]) for kind in ("canary", "routed", "rolling", "doomed")]
+    proxy = ApiProxy(token_kubeconfig, seed=7).start()
+    op = operator_for(proxy.kubeconfig(tmp_path / "kubeconfig"), tmp_path / "operator.log")
+    e2e._OPERATORS.append(op)
+    try:
+        op.start()
+        olds = deploy(chaos_ns, members)
+        proxy.fail_writes, proxy.drop = FAIL_WRITES, DROP
+        change_images(chaos_ns, members)
+        left = wait_all(chaos_ns, members, olds, 240)
+        errors = errors_counted(op.metrics_port)
+        proxy.fail_writes = proxy.drop = 0.0
+        assert not left, f"rollouts not converged: {left}"
+    finally:
+        op.stop()
+        e2e._OPERATORS.remove(op)
+        proxy.stop()
+    names = {m.name for m in members}
+    injected = [r for r in proxy.requests if r.status in (0, 500)]
+    print(f"{len(proxy.writes())} writes, {sum(r.status == 500 for r in injected)} answered 500, "
+          f"{sum(r.status == 0 for r in injected)} dropped; errors counted: {errors:g}")
+    assert any(r.status == 500 and rollout_of(r.path, names) for r in injected), "no write of a rollout was refused"
+    assert errors >= 1
+    hasty = [(failed, after) for failed, after in _next_writes(proxy.requests, names) if after.at - failed.at < RETRY_SECONDS - 0.5]
+    assert not hasty, "written again before the backoff: " + "; ".join(
+        f"{f.method} {f.path} failed, then {a.method} {a.path} {a.at - f.at:.2f}s later" for f, a in hasty[:3])
+
+
+def _next_writes(requests: list[Request], names: set[str]) -> list[tuple[Request, Request]]:
+    """Each failed write of a Rollout's objects, with the next write for the same Rollout."""
+    writes = [(r, rollout_of(r.path, names)) for r in requests if r.write and "/events" not in r.path]
+    pairs = []
+    for i, (failed, rollout) in enumerate(writes):
+        if rollout is None or failed.status not in (0, 500):
+            continue
+        after = next((r for r, owner in writes[i + 1:] if owner == rollout), None)
+        if after is not None:
+            pairs.append((failed, after))
+    return pairs
