@@ -57,6 +57,8 @@ class Adopting(World):
         before = dict(self.revisions)
         super().apply(decision)
         for name, wanted in decision.replicas.items():
+            if name not in self.revisions:
+                continue  # pruned by the same Decision (a revision at 0 past revisionHistoryLimit)
             old = before[name].ready if name in before else 0
             ready = wanted if self.grow is None else min(wanted, old + self.grow)
             if name in self.never_ready:

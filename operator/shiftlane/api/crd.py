@@ -84,70 +84,9 @@ PRINTER_COLUMNS = [
 ]
 
 
-def rollout_crd() -> dict[str, Any]:
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{PLURAL}.{GROUP}"},
-        "spec": {
-            "group": GROUP,
-            "scope": "Namespaced",
-            "names": {
-                "kind": KIND,
-                "listKind": f"{KIND}List",
-                "plural": PLURAL,
-                "singular": "rollout",
-                "shortNames": ["slr"],
-                "categories": ["shiftlane"],
-            },
-            "versions": [
-                {
-                    "name": VERSION,
-                    "served": True,
-                    "storage": True,
-                    "schema": {
-                        "openAPIV3Schema": {
-                            "type": "object",
-                            "description": "A Rollout drives a change of its pod template through a delivery strategy.",
-                            "required": ["spec"],
-                            "x-kubernetes-validations": ROLLOUT_RULES,
-                            "properties": {
-                                "apiVersion": {"type": "string", "description": "shiftlane.io/v1alpha1"},
-                                "kind": {"type": "string", "description": "Rollout"},
-                                # name is declared so that ROLLOUT_RULES can report their errors on it.
-                                # (the API server describes metadata itself and refuses a description here)
-                                "metadata": {
-                                    "type": "object",
-                                    "properties": {
-                                        "name": {
-                                            "type": "string",
-                                            "description": f"A DNS-1035 label of at most {MAX_NAME_LENGTH} characters.",
-                                        }
-                                    },
-                                },
-                                "spec": schema_of(RolloutSpec),
-                                # Until the operator first writes, a Rollout reads observedGeneration 0,
-                                # so kstatus (Flux) sees InProgress rather than a resource with no status.
-                                "status": {**schema_of(RolloutStatus), "default": {"observedGeneration": 0}},
-                            },
-                        }
-                    },
-                    "subresources": {
-                        "status": {},
-                        "scale": {
-                            "specReplicasPath": ".spec.replicas",
-                            "statusReplicasPath": ".status.replicas",
-                            "labelSelectorPath": ".status.selector",
-                        },
-                    },
-                    "additionalPrinterColumns": PRINTER_COLUMNS,
-                }
-            ],
-        },
-    }
-
-
-def analysis_template_crd(kind: str, scope: str, short_names: list[str]) -> dict[str, Any]:
+def _crd(kind: str, scope: str, short_names: list[str], schema: dict[str, Any], subresources: dict[str, Any],
+         columns: list[dict[str, Any]], singular: str | None = None) -> dict[str, Any]:
+    """The CustomResourceDefinition around one served version's schema: what every Shiftlane kind shares."""
     plural = kind.lower() + "s"
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
@@ -160,7 +99,7 @@ def analysis_template_crd(kind: str, scope: str, short_names: list[str]) -> dict
                 "kind": kind,
                 "listKind": f"{kind}List",
                 "plural": plural,
-                "singular": kind.lower(),
+                "singular": singular or kind.lower(),
                 "shortNames": short_names,
                 "categories": ["shiftlane"],
             },
@@ -169,29 +108,60 @@ def analysis_template_crd(kind: str, scope: str, short_names: list[str]) -> dict
                     "name": VERSION,
                     "served": True,
                     "storage": True,
-                    "schema": {
-                        "openAPIV3Schema": {
-                            "type": "object",
-                            "description": "Metrics an analysis measures, and the CEL conditions that judge them.",
-                            "required": ["spec"],
-                            "properties": {
-                                "apiVersion": {"type": "string"},
-                                "kind": {"type": "string"},
-                                "metadata": {"type": "object"},
-                                "spec": schema_of(AnalysisTemplateSpec),
-                                "status": schema_of(AnalysisTemplateStatus),
-                            },
-                        }
-                    },
-                    "subresources": {"status": {}},
-                    "additionalPrinterColumns": [
-                        {"name": "Valid", "type": "string", "jsonPath": ".status.conditions[?(@.type=='Valid')].status"},
-                        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
-                    ],
+                    "schema": {"openAPIV3Schema": schema},
+                    "subresources": subresources,
+                    "additionalPrinterColumns": columns,
                 }
             ],
         },
     }
+
+
+def rollout_crd() -> dict[str, Any]:
+    schema = {
+        "type": "object",
+        "description": "A Rollout drives a change of its pod template through a delivery strategy.",
+        "required": ["spec"],
+        "x-kubernetes-validations": ROLLOUT_RULES,
+        "properties": {
+            "apiVersion": {"type": "string", "description": "shiftlane.io/v1alpha1"},
+            "kind": {"type": "string", "description": "Rollout"},
+            # name is declared so that ROLLOUT_RULES can report their errors on it.
+            # (the API server describes metadata itself and refuses a description here)
+            "metadata": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string", "description": f"A DNS-1035 label of at most {MAX_NAME_LENGTH} characters."}
+                },
+            },
+            "spec": schema_of(RolloutSpec),
+            # Until the operator first writes, a Rollout reads observedGeneration 0,
+            # so kstatus (Flux) sees InProgress rather than a resource with no status.
+            "status": {**schema_of(RolloutStatus), "default": {"observedGeneration": 0}},
+        },
+    }
+    scale = {"specReplicasPath": ".spec.replicas", "statusReplicasPath": ".status.replicas", "labelSelectorPath": ".status.selector"}
+    return _crd(KIND, "Namespaced", ["slr"], schema, {"status": {}, "scale": scale}, PRINTER_COLUMNS, singular="rollout")
+
+
+def analysis_template_crd(kind: str, scope: str, short_names: list[str]) -> dict[str, Any]:
+    schema = {
+        "type": "object",
+        "description": "Metrics an analysis measures, and the CEL conditions that judge them.",
+        "required": ["spec"],
+        "properties": {
+            "apiVersion": {"type": "string"},
+            "kind": {"type": "string"},
+            "metadata": {"type": "object"},
+            "spec": schema_of(AnalysisTemplateSpec),
+            "status": schema_of(AnalysisTemplateStatus),
+        },
+    }
+    columns = [
+        {"name": "Valid", "type": "string", "jsonPath": ".status.conditions[?(@.type=='Valid')].status"},
+        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+    ]
+    return _crd(kind, scope, short_names, schema, {"status": {}}, columns)
 
 
 ANALYSIS_TEMPLATE = "AnalysisTemplate"
