@@ -87,7 +87,10 @@ class ApiProxy:
         upstream = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context), timeout=aiohttp.ClientTimeout(total=None),
                                          auto_decompress=False)
         app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_route("*", "/{path:.*}", lambda request: self._forward(request, upstream, cfg.host, auth))
+        async def forward(request: web.Request) -> web.StreamResponse:
+            return await self._forward(request, upstream, cfg.host, auth)
+
+        app.router.add_route("*", "/{path:.*}", forward)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)

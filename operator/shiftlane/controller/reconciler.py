@@ -26,7 +26,7 @@ from shiftlane.controller.webhooks import WebhookCaller
 from shiftlane.controller.webhooks import track as track_webhooks
 from shiftlane.controller.webhooks import verdicts as webhook_verdicts
 from shiftlane.engine.model import Decision, Event, ImageGate, Observation
-from shiftlane.kube.client import api_message, namespace_terminating, refused
+from shiftlane.kube.client import api_message, namespace_terminating, refused, transient
 from shiftlane.kube.labels import REVISION_LABEL, ROLLOUT_LABEL, named_services, resource_version, revision_name, service_names
 from shiftlane.kube.revisions import RevisionWriter, edits, observe_revision, revision_manifest
 from shiftlane.kube.rollouts import StatusWriter, status_document
@@ -42,9 +42,13 @@ from shiftlane.traffic.router import Router, RouterError, wanted
 
 log = logging.getLogger(__name__)
 
-# A failed reconcile is retried after RETRY_SECONDS, doubling on each further failure up to MAX_RETRY_SECONDS.
+# A refused write is retried after RETRY_SECONDS, doubling on each further failure up to MAX_RETRY_SECONDS:
+# someone has to change something before it can succeed. A transient failure (5xx, 429, a dropped
+# connection) starts sooner and stops doubling earlier, because the next try usually works.
 RETRY_SECONDS = 5.0
 MAX_RETRY_SECONDS = 300.0
+TRANSIENT_RETRY_SECONDS = 1.0
+MAX_TRANSIENT_RETRY_SECONDS = 30.0
 # A workloadRef naming no Deployment is looked up again this often: the operator watches only
 # Deployments it has labelled, so it would not see the Deployment being created.
 WORKLOAD_RECHECK_SECONDS = 10.0
@@ -121,6 +125,8 @@ class RollbackCheck:
 
 @dataclass(frozen=True)
 class Backoff:
+    """The wait after a failed reconcile, during which nothing is written for that Rollout."""
+
     delay: float
     retry_at: float
     generation: int  # a spec change ends the wait: the user may have fixed what was refused
@@ -128,6 +134,15 @@ class Backoff:
 
     def holds(self, now: float, generation: int) -> bool:
         return now < self.retry_at and generation == self.generation
+
+
+def retry_delay(previous: Backoff | None, generation: int, passing: bool) -> float:
+    """The wait before the next try: the first after a spec change, doubled for each failure in a row.
+    `passing` says the failure was transient rather than a refusal."""
+    first, cap = (TRANSIENT_RETRY_SECONDS, MAX_TRANSIENT_RETRY_SECONDS) if passing else (RETRY_SECONDS, MAX_RETRY_SECONDS)
+    if previous is None or previous.generation != generation:
+        return first
+    return min(max(previous.delay * 2, first), cap)
 
 
 def _newest(indexed: Mapping[str, T], written: dict[str, T], version: Callable[[T], int]) -> dict[str, T]:
@@ -201,12 +216,12 @@ class Reconciler:
                 if namespace_terminating(error):
                     return  # the namespace goes away with the Rollout; nothing to converge
                 metrics.RECONCILE_ERRORS.labels(f"http{error.status}").inc()
-                delay = self._back_off(key, rollout, None, wake)
+                delay = self._back_off(key, rollout, None, wake, transient(error))
                 log.warning("reconcile of %s/%s failed (%s %s); retrying in %ss", *key, error.status, error.reason, delay)
             except Exception as error:
                 # Level-triggered: whatever failed is recomputed from scratch a little later.
                 metrics.RECONCILE_ERRORS.labels(type(error).__name__).inc()
-                delay = self._back_off(key, rollout, None, wake)
+                delay = self._back_off(key, rollout, None, wake, transient(error))
                 log.exception("reconcile of %s/%s failed; retrying in %ss", *key, delay)
             finally:
                 metrics.RECONCILE_DURATION.observe(time.perf_counter() - started)
@@ -267,7 +282,7 @@ class Reconciler:
             message = str(error) if isinstance(error, RouterError) else api_message(error)
             status_code = error.status if isinstance(error, client.ApiException) else "router"
             metrics.RECONCILE_ERRORS.labels(f"http{status_code}").inc()
-            delay = self._back_off(key, rollout, message, wake)
+            delay = self._back_off(key, rollout, message, wake, passing=False)
             log.warning("a write for %s/%s was refused (%s); retrying in %ss: %s", *key, status_code, delay, message)
             # The Decision that could not be applied is dropped; the Rollout shows why instead.
             await self._report(rollout, spec, status, interpret(spec, status, replace(observation, write_error=message), now), now)
@@ -530,15 +545,14 @@ class Reconciler:
             {"phase": "Degraded", "message": message[:1000], "observedGeneration": meta.get("generation")},
         )
 
-    def _back_off(self, key: Key, rollout: dict[str, Any], error: str | None, wake: Callable[[Key], None]) -> float:
-        """Retry after 5 s, doubling per failure up to 5 min; a new generation starts again at 5 s."""
+    def _back_off(self, key: Key, rollout: dict[str, Any], error: str | None, wake: Callable[[Key], None],
+                  passing: bool) -> float:
+        """Hold writes for this Rollout until the retry; a refusal's message stays until a write succeeds."""
         generation = rollout["metadata"].get("generation", 0)
         previous = self._backoffs.get(key)
+        delay = retry_delay(previous, generation, passing)
         if previous is not None and previous.generation == generation:
-            delay = min(previous.delay * 2, MAX_RETRY_SECONDS)
             error = error or previous.error
-        else:
-            delay = RETRY_SECONDS
         self._backoffs[key] = Backoff(delay, self.clock() + delay, generation, error)
         self._schedule(key, delay, wake)
         return delay

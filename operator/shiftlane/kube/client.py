@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
+import aiohttp
 from kubernetes_asyncio import client, config
 
 
@@ -32,6 +34,13 @@ def namespace_terminating(error: client.ApiException) -> bool:
 def refused(error: client.ApiException) -> bool:
     """A refusal that repeating the same request will not change: validation, admission, authorization."""
     return error.status in (400, 403, 422) and not namespace_terminating(error)
+
+
+def transient(error: BaseException) -> bool:
+    """A failure that says nothing about the request: the API server was busy, failing or unreachable."""
+    if isinstance(error, client.ApiException):
+        return error.status == 429 or error.status >= 500 or error.status == 0
+    return isinstance(error, (aiohttp.ClientConnectionError, asyncio.TimeoutError))
 
 
 def plain(api: client.ApiClient, obj: Any) -> dict[str, Any]:
