@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -144,6 +145,18 @@ class Killer:
                 self.start_operator()
         except BaseException as error:  # noqa: BLE001 - reported by the test
             self.error = error
+
+
+def told_twice(ns: Namespace, members: list[Member]) -> list[str]:
+    """The Normal Events (a transition: a revision created, a step completed, the rollout completed) a
+    Rollout was told more than once: the operator decided the same transition twice."""
+    names = {m.name for m in members}
+    told: Counter[tuple[str, str, str]] = Counter()
+    for event in ns.json("get", "events")["items"]:
+        subject = event["involvedObject"]
+        if subject.get("kind") == "Rollout" and subject["name"] in names and event.get("type") == "Normal":
+            told[(subject["name"], event["reason"], event.get("message", ""))] += event.get("count") or 1
+    return [f"{name}: {reason} {message!r} x{n}" for (name, reason, message), n in sorted(told.items()) if n > 1]
 
 
 def wait_all(ns: Namespace, members: list[Member], olds: dict[str, str], timeout: float) -> dict[str, str]:

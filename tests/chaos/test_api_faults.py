@@ -1,6 +1,7 @@
 """A flaky API server: the operator reaches it through a proxy that answers a quarter of its writes
 with 500 and drops one request in twenty without an answer. Every rollout still ends as it must, the
-errors are counted (shiftlane_reconcile_errors_total), and after a failed write the operator backs
+errors are counted (shiftlane_reconcile_errors_total), no transition's Event is told twice although
+status writes fail after the transition was decided, and after a failed write the operator backs
 off instead of hammering: nothing more is written for that Rollout for TRANSIENT_RETRY_SECONDS."""
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import pytest
 
 from shiftlane.controller.reconciler import TRANSIENT_RETRY_SECONDS
 from tests.chaos.conftest import operator_for
-from tests.chaos.fleet import KINDS, Member, change_images, deploy, wait_all
+from tests.chaos.fleet import KINDS, Member, change_images, deploy, told_twice, wait_all
 from tests.e2e import conftest as e2e
 from tests.e2e.helpers import Namespace
 from tests.harness.api_proxy import ApiProxy, Request
@@ -64,6 +65,8 @@ def test_rollouts_converge_through_failed_writes_and_dropped_connections_with_ba
           f"{sum(r.status == 0 for r in injected)} dropped; errors counted: {errors:g}")
     assert any(r.status == 500 and rollout_of(r.path, names) for r in injected), "no write of a rollout was refused"
     assert errors >= 1
+    assert any("/rollouts/" in r.path and r.path.endswith("/status") for r in injected), "no status write failed"
+    assert not told_twice(chaos_ns, members)
     hasty = [(failed, after) for failed, after in _next_writes(proxy.requests, names) if after.at - failed.at < TRANSIENT_RETRY_SECONDS - 0.2]
     assert not hasty, "written again before the backoff: " + "; ".join(
         f"{f.method} {f.path} failed, then {a.method} {a.path} {a.at - f.at:.2f}s later" for f, a in hasty[:3])

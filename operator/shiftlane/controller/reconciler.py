@@ -524,16 +524,19 @@ class Reconciler:
             self.emit(rollout, drift.template(f"{namespace}/{revision_name(name, revision)}", restore, by))
 
     async def _report(self, rollout: dict[str, Any], spec: RolloutSpec, status: RolloutStatus, decision: Decision, now: float) -> None:
-        """The Decision's Events and status: the only writes made for a Decision that was not applied."""
+        """The Decision's status, then its Events: the only writes made for a Decision that was not applied.
+
+        Events and notifications follow the status write: a failed write decides the same transition
+        again, and its Events would otherwise be told twice."""
         namespace, name = rollout["metadata"]["namespace"], rollout["metadata"]["name"]
-        for event in decision.events:
-            self.emit(rollout, event)
-        if self.webhooks is not None and spec.webhooks:
-            self.webhooks.notify(rollout, spec, decision.status, decision.events)
         document = status_document(decision.status)
         current = {k: v for k, v in (rollout.get("status") or {}).items() if k != "command"}
         if document != current:  # no write when nothing changed
             self._fresh[(namespace, name)] = await self.statuses.patch(namespace, name, _with_nulls(document, current))
+        for event in decision.events:
+            self.emit(rollout, event)
+        if self.webhooks is not None and spec.webhooks:
+            self.webhooks.notify(rollout, spec, decision.status, decision.events)
         started = status.rollout.started_at.timestamp() if status.rollout else None
         metrics.record(namespace, name, decision.status, [e.reason for e in decision.events], started, now)
 
