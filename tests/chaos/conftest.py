@@ -8,7 +8,6 @@ operators acting on one Rollout is not a chaos test) and started again afterward
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from tests.e2e.conftest import (  # noqa: F401  (fixtures used by name)
     release,
     token_kubeconfig,
 )
-from tests.e2e.helpers import Namespace, kubectl
+from tests.e2e.helpers import Namespace
 from tests.harness.invariants import InvariantWatcher
 
 
@@ -66,10 +65,5 @@ def own_operator(solo: None, token_kubeconfig: str, tmp_path: Path) -> Iterator[
 
 @pytest.fixture
 def chaos_ns(invariants: InvariantWatcher, request: pytest.FixtureRequest) -> Iterator[Namespace]:
-    base = request.node.name.replace("_", "-").lower()[:40].strip("-")
-    name = f"chaos-{base}-{uuid.uuid4().hex[:5]}"
-    kubectl("create", "namespace", name)
-    yield Namespace(name)
-    invariants.settle()
-    invariants.forget(name)
-    kubectl("delete", "namespace", name, "--wait=false", check=False)
+    with e2e.namespace_for_test("chaos", invariants, request) as namespace:
+        yield namespace

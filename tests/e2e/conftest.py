@@ -18,6 +18,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -269,17 +270,26 @@ def invariants_kept(request: pytest.FixtureRequest) -> Iterator[None]:
         pytest.fail("safety invariants broken while the test ran:\n" + "\n".join(map(str, broken)), pytrace=False)
 
 
+@contextmanager
+def namespace_for_test(prefix: str, invariants: InvariantWatcher, request: pytest.FixtureRequest) -> Iterator[Namespace]:
+    """A namespace named after the test, deleted (without waiting) once the watcher has judged it."""
+    base = request.node.name.replace("_", "-").replace("[", "-").replace("]", "").lower()[:40].strip("-")
+    name = f"{prefix}-{base}-{uuid.uuid4().hex[:5]}"
+    kubectl("create", "namespace", name)
+    try:
+        yield Namespace(name)
+    finally:
+        invariants.settle()
+        invariants.forget(name)  # what deleting the namespace does to its objects is nobody's violation
+        kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
 @pytest.fixture
 def ns(operator: Operator, invariants: InvariantWatcher, request: pytest.FixtureRequest) -> Iterator[Namespace]:
     """A fresh namespace per test (the operator is running and watching it)."""
-    base = request.node.name.replace("_", "-").replace("[", "-").replace("]", "").lower()[:40].strip("-")
-    name = f"e2e-{base}-{uuid.uuid4().hex[:5]}"
-    kubectl("create", "namespace", name)
     log_start = operator.log_path.stat().st_size if operator.log_path.exists() else 0
-    yield Namespace(name)
-    invariants.settle()
-    invariants.forget(name)  # what deleting the namespace does to its objects is nobody's violation
-    kubectl("delete", "namespace", name, "--wait=false", check=False)
+    with namespace_for_test("e2e", invariants, request) as namespace:
+        yield namespace
     # The chart's RBAC must cover every call the operator made during the test. (Writes into a
     # namespace being deleted by an earlier test's teardown are refused with 403 too: not RBAC.)
     with open(operator.log_path, "rb") as log:
