@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ from tests.e2e.conftest import (  # noqa: F401  (fixtures used by name)
     token_kubeconfig,
 )
 from tests.e2e.helpers import Namespace
+from tests.harness.api_proxy import ApiProxy
 from tests.harness.invariants import InvariantWatcher
 
 
@@ -52,15 +54,37 @@ def operator_for(kubeconfig: str, log: Path, *args: str, **env: str) -> Operator
     return Operator(kubeconfig, log, extra_args=args, extra_env=env)
 
 
+@contextmanager
+def running(op: Operator) -> Iterator[Operator]:
+    e2e._OPERATORS.append(op)  # its log tail goes into a failure's report
+    op.start()
+    try:
+        yield op
+    finally:
+        op.stop()
+        e2e._OPERATORS.remove(op)
+
+
 @pytest.fixture
 def own_operator(solo: None, token_kubeconfig: str, tmp_path: Path) -> Iterator[Operator]:
     """A cluster-wide operator with the chart's RBAC, for the test to kill and start."""
-    op = operator_for(token_kubeconfig, tmp_path / "operator.log")
-    e2e._OPERATORS.append(op)  # its log tail goes into a failure's report
-    op.start()
-    yield op
-    op.stop()
-    e2e._OPERATORS.remove(op)
+    with running(operator_for(token_kubeconfig, tmp_path / "operator.log")) as op:
+        yield op
+
+
+@pytest.fixture
+def proxy(token_kubeconfig: str) -> Iterator[ApiProxy]:
+    """A loopback proxy to the API server with the chart's credentials, passing everything at first."""
+    proxy = ApiProxy(token_kubeconfig, seed=7).start()
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture
+def proxied_operator(solo: None, proxy: ApiProxy, tmp_path: Path) -> Iterator[Operator]:
+    """A cluster-wide operator that reaches the API server through `proxy`."""
+    with running(operator_for(proxy.kubeconfig(tmp_path / "kubeconfig"), tmp_path / "operator.log")) as op:
+        yield op
 
 
 @pytest.fixture

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import re
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from shiftlane.controller.reconciler import TRANSIENT_RETRY_SECONDS
-from tests.chaos.conftest import operator_for
 from tests.chaos.fleet import KINDS, Member, change_images, deploy, told_twice, wait_all
-from tests.e2e import conftest as e2e
+from tests.e2e.conftest import Operator
 from tests.e2e.helpers import Namespace
 from tests.harness.api_proxy import ApiProxy, Request
 
@@ -40,25 +38,16 @@ def errors_counted(port: int) -> float:
 
 
 def test_rollouts_converge_through_failed_writes_and_dropped_connections_with_backoff(
-        solo: None, token_kubeconfig: str, chaos_ns: Namespace, tmp_path: Path) -> None:
+        proxy: ApiProxy, proxied_operator: Operator, chaos_ns: Namespace) -> None:
     kinds = {k.name: k for k in KINDS}
     members = [Member(f"{kind}-f", kinds[kind]) for kind in ("canary", "routed", "rolling", "doomed")]
-    proxy = ApiProxy(token_kubeconfig, seed=7).start()
-    op = operator_for(proxy.kubeconfig(tmp_path / "kubeconfig"), tmp_path / "operator.log")
-    e2e._OPERATORS.append(op)
-    try:
-        op.start()
-        olds = deploy(chaos_ns, members)
-        proxy.fail_writes, proxy.drop = FAIL_WRITES, DROP
-        change_images(chaos_ns, members)
-        left = wait_all(chaos_ns, members, olds, 240)
-        errors = errors_counted(op.metrics_port)
-        proxy.fail_writes = proxy.drop = 0.0
-        assert not left, f"rollouts not converged: {left}"
-    finally:
-        op.stop()
-        e2e._OPERATORS.remove(op)
-        proxy.stop()
+    olds = deploy(chaos_ns, members)
+    proxy.fail_writes, proxy.drop = FAIL_WRITES, DROP
+    change_images(chaos_ns, members)
+    left = wait_all(chaos_ns, members, olds, 240)
+    errors = errors_counted(proxied_operator.metrics_port)
+    proxy.fail_writes = proxy.drop = 0.0
+    assert not left, f"rollouts not converged: {left}"
     names = {m.name for m in members}
     injected = [r for r in proxy.requests if r.status in (0, 500)]
     print(f"{len(proxy.writes())} writes, {sum(r.status == 500 for r in injected)} answered 500, "

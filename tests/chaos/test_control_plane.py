@@ -1,7 +1,8 @@
 """The control plane fails under a running operator: etcd restarted, then kube-apiserver stopped for
-30 s and started again, mid-rollout. The operator is never restarted: its watches reconnect (after
-the outage a watch from an old resourceVersion may be answered 410 Gone, and it lists again), the
-rollouts in flight resume, and one paused until promoted takes the promote given afterwards."""
+30 s and started again, mid-rollout. The operator is never restarted: its watches reconnect (the
+restarted API server answers a watch from a resourceVersion older than its new cache with 410 Gone,
+seen through a pass-through proxy, and the operator lists again), the rollouts in flight resume, and
+one paused until promoted takes the promote given afterwards."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 from tests.chaos.fleet import KINDS, Member, change_images, deploy, wait_all
 from tests.e2e.conftest import Operator
 from tests.e2e.helpers import REPO, Namespace, kubectl, rollout_manifest, wait_for
+from tests.harness.api_proxy import ApiProxy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
 
@@ -36,14 +38,14 @@ def restarts_control_plane() -> None:
 
 
 def test_rollouts_resume_after_etcd_restarts_and_the_api_server_is_down_30s(
-        restarts_control_plane: None, chaos_ns: Namespace, own_operator: Operator) -> None:
+        restarts_control_plane: None, proxy: ApiProxy, proxied_operator: Operator, chaos_ns: Namespace) -> None:
     kinds = {k.name: k for k in KINDS}
     members = [Member("canary", kinds["canary"]), Member("rolling", kinds["rolling"])]
     held = "held"  # a canary that waits for a promote through both outages
     chaos_ns.apply(rollout_manifest(held, {"canary": {"steps": [{"setWeight": 50}, {"pause": {}}]}}, replicas=2))
     olds = deploy(chaos_ns, members)
     held_old = chaos_ns.wait_phase(held, "Healthy", 60)["stableRevision"]
-    pid = own_operator.proc.pid
+    pid = proxied_operator.proc.pid
 
     change_images(chaos_ns, members)
     chaos_ns.set_image(held, "registry.k8s.io/pause:3.10")
@@ -66,5 +68,6 @@ def test_rollouts_resume_after_etcd_restarts_and_the_api_server_is_down_30s(
         for name in left)
     chaos_ns.plugin("promote", held)
     assert chaos_ns.wait_phase(held, "Healthy", 60)["stableRevision"] != held_old
-    assert own_operator.proc is not None and own_operator.proc.pid == pid and own_operator.proc.poll() is None, \
+    assert proxied_operator.proc is not None and proxied_operator.proc.pid == pid and proxied_operator.proc.poll() is None, \
         "the operator was restarted or exited"
+    assert proxy.expired, "no watch was answered 410 Gone: the test did not show a relist"

@@ -22,6 +22,7 @@ import yaml
 from aiohttp import web
 from kubernetes_asyncio import client, config
 
+EXPIRED = b'"code":410'  # in a watch stream: the ERROR event that ends a watch from a compacted resourceVersion
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _HOP_BY_HOP = {"host", "connection", "keep-alive", "transfer-encoding", "content-length", "upgrade", "accept-encoding"}
 
@@ -45,6 +46,7 @@ class ApiProxy:
         self.drop = drop  # share of requests whose connection is closed without an answer
         self.random = random.Random(seed)
         self.requests: list[Request] = []
+        self.expired: list[str] = []  # watches the API server ended with 410 Gone (resourceVersion too old)
         self.port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ready = threading.Event()
@@ -122,7 +124,11 @@ class ApiProxy:
                 response = web.StreamResponse(status=answer.status, headers={
                     k: v for k, v in answer.headers.items() if k.lower() not in _HOP_BY_HOP})
                 await response.prepare(request)
+                tail = b""
                 async for chunk in answer.content.iter_any():
+                    if request.query.get("watch") in ("true", "1") and EXPIRED in tail + chunk:
+                        self.expired.append(request.path)
+                    tail = chunk[-len(EXPIRED):]
                     await response.write(chunk)
                 await response.write_eof()
                 return response
