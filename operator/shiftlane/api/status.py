@@ -116,6 +116,8 @@ class RolloutProgress(Mutable):
     edit of the strategy by compiling the plan again at this count."""
     promoted_full_from: int | None = None
     """promote --full jumped from this step; the steps it skipped never took effect."""
+    promoted_steps: list[int] = []
+    """Steps a promote cut short (a pause, an analysis or a webhook); they never took effect."""
     aborted_at: datetime | None = None
     """When traffic left the new revision (abort); its pods go abortScaleDownDelaySeconds later."""
     background_run: int = 0

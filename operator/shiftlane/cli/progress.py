@@ -8,8 +8,6 @@ the stages the strategy goes through), and the current one; nothing here changes
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -17,8 +15,11 @@ from enum import Enum
 from shiftlane.api.spec import CanaryStep, RolloutSpec
 from shiftlane.api.status import RolloutStatus
 from shiftlane.cli.clock import span
-from shiftlane.cli.events import EventLine
-from shiftlane.engine.steps import Pause, Plan, RunAnalysis
+from shiftlane.engine.steps import AwaitWebhook, Pause, Plan, RunAnalysis
+
+
+# The steps a promote can cut short: waiting for time, a verdict or a webhook.
+SKIPPABLE = (Pause, RunAnalysis, AwaitWebhook)
 
 
 class StageState(str, Enum):
@@ -82,27 +83,14 @@ def _labels(spec: RolloutSpec, plan: Plan) -> dict[int, str]:
     return {origin: ", ".join(texts) for origin, texts in groups.items()}
 
 
-_PROMOTED_STEP = re.compile(r"^step (\d+) \(")
-
-
-def promoted_steps(events: Iterable[EventLine], since: datetime | None) -> set[int]:
-    """Compiled steps `promote` skipped in this attempt, from the operator's `Promoted` events."""
-    skipped = set()
-    for event in events:
-        if event.reason != "Promoted" or (since and event.time and event.time < since):
-            continue
-        match = _PROMOTED_STEP.match(event.message)
-        if match:
-            skipped.add(int(match.group(1)))
-    return skipped
-
-
-def skipped_steps(plan: Plan, status: RolloutStatus, promoted: set[int]) -> set[int]:
+def skipped_steps(plan: Plan, status: RolloutStatus) -> set[int]:
     """Compiled steps that never took effect: jumped over by promote --full, or cut short by promote."""
-    skipped = {i for i in promoted if i < len(plan.steps) and isinstance(plan.steps[i], (Pause, RunAnalysis))}
-    start = status.rollout.promoted_full_from if status.rollout else None
+    if status.rollout is None:
+        return set()
+    skipped = {i for i in status.rollout.promoted_steps if i < len(plan.steps) and isinstance(plan.steps[i], SKIPPABLE)}
+    start = status.rollout.promoted_full_from
     if start is not None and start < len(plan.steps):
-        if isinstance(plan.steps[start], (Pause, RunAnalysis)):
+        if isinstance(plan.steps[start], SKIPPABLE):
             skipped.add(start)
         skipped.update(range(start + 1, min(plan.full_promotion_index, len(plan.steps))))
     return skipped
@@ -118,8 +106,7 @@ def _time_left(plan: Plan, index: int, status: RolloutStatus, now: datetime | No
     return f"{span(left)} left" if left > 0 else "pause over"
 
 
-def progress(spec: RolloutSpec, plan: Plan, status: RolloutStatus, now: datetime | None = None,
-             promoted: set[int] | frozenset[int] = frozenset()) -> Progress:
+def progress(spec: RolloutSpec, plan: Plan, status: RolloutStatus, now: datetime | None = None) -> Progress:
     labels = _labels(spec, plan)
     index = status.current_step_index
     in_progress = index is not None and status.canary_revision is not None and 0 <= index < len(plan.steps)
@@ -127,7 +114,7 @@ def progress(spec: RolloutSpec, plan: Plan, status: RolloutStatus, now: datetime
         return Progress(tuple(Stage(n, text) for n, text in enumerate(labels.values(), 1)), False)
     assert index is not None
     current_origin = plan.origins[index]
-    skipped = skipped_steps(plan, status, set(promoted))
+    skipped = skipped_steps(plan, status)
     by_origin: dict[int, list[int]] = {}
     for i, origin in enumerate(plan.origins):
         by_origin.setdefault(origin, []).append(i)

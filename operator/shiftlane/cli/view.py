@@ -18,7 +18,7 @@ from shiftlane.cli.analysis_view import analysis_lines
 from shiftlane.cli.clock import ago
 from shiftlane.cli.events import EventLine, event_rows
 from shiftlane.cli.problems import format_problems, format_validation_error, spec_problems
-from shiftlane.cli.progress import Progress, StageState, promoted_steps, progress
+from shiftlane.cli.progress import Progress, StageState, progress
 from shiftlane.cli.render import plan_for, table
 from shiftlane.cli.workload import Workload
 from shiftlane.engine.plan import CompileError
@@ -54,14 +54,12 @@ class ReadRollout:
         except CompileError as error:
             return f"cannot compile: {error}"
 
-    def progress(self, routers: Set[str] | None, now: datetime | None = None,
-                 events: list[EventLine] | None = None) -> Progress | str:
+    def progress(self, routers: Set[str] | None, now: datetime | None = None) -> Progress | str:
         plan = self.plan(routers)
         if isinstance(plan, str):
             return plan
         assert self.spec is not None
-        since = self.status.rollout.started_at if self.status.rollout else None
-        return progress(self.spec, plan, self.status, now, promoted_steps(events or [], since))
+        return progress(self.spec, plan, self.status, now)
 
 
 def read_rollout(rollout: dict[str, Any]) -> ReadRollout:
@@ -156,7 +154,7 @@ def _revisions(status: RolloutStatus, workload: Workload | None, now: datetime |
 
 
 def _steps(read: ReadRollout, scene: Scene, now: datetime | None) -> list[str]:
-    shown = read.progress(scene.routers, now, scene.events)
+    shown = read.progress(scene.routers, now)
     if isinstance(shown, str):
         return ["Steps:", f"  {shown}"]
     lines = [f"Steps ({shown.position}):" if shown.in_progress else "Steps:"]

@@ -299,6 +299,7 @@ class _Interpretation:
                 self.event("Promoted", "inconclusive background analysis accepted; it runs again from here")
             elif isinstance(plan.steps[index], (Pause, RunAnalysis, AwaitWebhook)):
                 self.move_to(index + 1)
+                rollout.promoted_steps = sorted({*rollout.promoted_steps, index})
                 self.event("Promoted", f"step {index} ({plan.steps[index].describe()}) skipped by promote")
         elif command.name == "promoteFull" and not s.aborted:
             s.paused_by_user = False
@@ -363,6 +364,8 @@ class _Interpretation:
             if s.rollout.promoted_full_from is not None:
                 origin = before.origins[min(s.rollout.promoted_full_from, len(before.origins) - 1)]
                 s.rollout.promoted_full_from = min(plan.resume_index(origin), plan.full_promotion_index)
+            s.rollout.promoted_steps = sorted({
+                plan.resume_index(before.origins[i]) for i in s.rollout.promoted_steps if i < len(before.origins)})
             self.event(
                 "StepResumed",
                 f"replicas {s.rollout.plan_replicas} -> {self.replicas}: step {old_index} "
