@@ -58,11 +58,16 @@ def test_rollouts_resume_after_etcd_restarts_and_the_api_server_is_down_30s(
     cluster("stop", "kube-apiserver")
     down = time.monotonic()
     time.sleep(OUTAGE)
+    starting = time.time()
     cluster("start", "kube-apiserver")
-    print(f"API server down {time.monotonic() - down:.0f}s")
+    print(f"API server down {time.monotonic() - down:.0f}s (its start took {time.time() - starting:.1f}s)")
     wait_for(api_ready, 60, "the API server to be ready again")
 
     left = wait_all(chaos_ns, members, olds, 120)
+    watching = min((r.at for r in proxy.requests if r.at >= starting and r.method == "GET" and r.status == 200
+                    and "/rollouts" in r.path), default=None)
+    print("the operator's Rollout watch was answered again " + (f"{watching - starting:.1f}s" if watching else "never")
+          + " after the API server was started")
     assert not left, f"rollouts not resumed: {left}\n" + "\n".join(
         f"{name}: spec {chaos_ns.rollout(name)['spec']['template']['spec']['containers'][0]['image']}, {chaos_ns.deployments(name)}"
         for name in left)

@@ -89,6 +89,10 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     # kopf waits this long for more events of one object before handling; the default 0.1 s would
     # be most of the 0.2 s step budget, and reconciles are level-triggered anyway.
     settings.batching.batch_window = 0.01
+    # Retries of a failed API request (watches included) wait at most 5 s, so the operator is back
+    # within seconds of an API server outage ending (kopf's default climbs to 21 s), and keep going
+    # for about 2 min before kopf gives up on the request.
+    settings.networking.error_backoffs = (1, 1, 2, 2, 3, 3) + (5,) * 24
     api = await api_client()
     # Registry clients: ECR through boto3's default credential chain, other registries over OCI's API.
     ecr = Ecr()
