@@ -43,6 +43,9 @@ from step_latency import ROOT, free_port, kubectl, rollout
 
 OLD_IMAGE, NEW_IMAGE = "app:1", "app:2"
 WATCHED = ("rollouts", "deployments", "replicasets", "services", "events")  # in the bench namespace
+# Events these post trail a burst of pod work by many seconds (their recorders are rate-limited), so they
+# are counted apart from the controller's writes while idle.
+CLUSTER_COMPONENTS = frozenset({"default-scheduler", "deployment-controller", "replicaset-controller"})
 ARGO_VERSION = os.environ.get("ARGO_ROLLOUTS_VERSION", "v1.10.2")
 CACHE = Path(os.environ.get("SHIFTLANE_CACHE", Path.home() / ".cache" / "shiftlane"))
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -103,15 +106,24 @@ class Fleet:
 
     controller: Controller
     writes: Counter[str] = field(default_factory=Counter)  # kind -> events seen
+    event_sources: Counter[str] = field(default_factory=Counter)  # "component/reason" of the Events written
     healthy_generation: dict[str, int] = field(default_factory=dict)
     healthy_at: dict[str, float] = field(default_factory=dict)
     replicas: dict[tuple[str, str], int] = field(default_factory=dict)  # (kind, workload) -> spec.replicas
     canary_ready: dict[str, float] = field(default_factory=dict)  # on the controller's workload kind
     canary_replicaset_ready: dict[str, float] = field(default_factory=dict)
     stable_down: dict[str, float] = field(default_factory=dict)
+    last_write: float = 0.0  # the controller's, or anything but the cluster components' Events
 
     def seen(self, kind: str, at: float, obj: dict[str, Any]) -> None:
         self.writes[kind] += 1
+        if kind == "events":
+            component = obj.get("reportingComponent") or (obj.get("source") or {}).get("component")
+            self.event_sources[f"{component}/{obj.get('reason')}"] += 1
+            if component not in CLUSTER_COMPONENTS:
+                self.last_write = at
+            return
+        self.last_write = at
         if kind == "rollouts":
             name, generation = obj["metadata"]["name"], obj["metadata"]["generation"]
             if self.controller.healthy(obj) and self.healthy_generation.get(name) != generation:
@@ -131,6 +143,13 @@ class Fleet:
                 self.canary_ready.setdefault(owner, at)
         elif kind == self.controller.workload and owner in self.canary_ready and before is not None and self.replicas[key] < before:
             self.stable_down.setdefault(owner, at)
+
+    async def settle(self, quiet: float, limit: float) -> float:
+        """Wait for `quiet` seconds without a write (at most `limit`); how long writes went on from now."""
+        start = time.monotonic()
+        while time.monotonic() - max(self.last_write, start) < quiet and time.monotonic() - start < limit:
+            await asyncio.sleep(0.2)
+        return max(self.last_write - start, 0.0)
 
     def healthy_count(self, generations: dict[str, int]) -> int:
         return sum(1 for name, generation in generations.items() if self.healthy_generation.get(name, 0) >= generation)
@@ -239,8 +258,11 @@ class Result:
     startup_seconds: float = 0.0
     startup_cpu_seconds: float = 0.0
     startup_rss_peak_mib: float = 0.0
+    trailing_write_seconds: float = 0.0
     idle_seconds: float = 0.0
-    idle_writes: dict[str, int] = field(default_factory=dict)
+    idle_writes: dict[str, int] = field(default_factory=dict)  # by kind, all writers
+    idle_events: dict[str, int] = field(default_factory=dict)  # by component/reason
+    idle_controller_writes: int = 0  # the above less the cluster components' Events
     idle_cpu_seconds: float = 0.0
     change_healthy_seconds: float = 0.0
     change_cpu_seconds: float = 0.0
@@ -248,6 +270,7 @@ class Result:
     step_latency_from_replicaset: dict[str, float | int] = field(default_factory=dict)
     rss_peak_mib: float = 0.0
     rss_end_mib: float = 0.0
+    log_bytes: int = 0
     load_average_1m: dict[str, float] = field(default_factory=dict)
 
 
@@ -284,13 +307,19 @@ async def measure(options: argparse.Namespace, controller: Controller, namespace
             print(f"controller started, all {len(names)} Healthy: {result.startup_seconds}s, "
                   f"{result.startup_cpu_seconds} CPU s, RSS peak {result.startup_rss_peak_mib} MiB", flush=True)
 
-            await asyncio.sleep(2)  # the last Healthy status write's echoes (Events) settle
-            writes, cpu = Counter(fleet.writes), meter.cpu_seconds()
+            # Events recorders drain their queues at their own pace: idle starts once they are done.
+            result.trailing_write_seconds = round(await fleet.settle(options.quiet_seconds, 300), 2)
+            print(f"writes went on for {result.trailing_write_seconds}s after all were Healthy", flush=True)
+            writes, events, cpu = Counter(fleet.writes), Counter(fleet.event_sources), meter.cpu_seconds()
             await asyncio.sleep(options.idle_seconds)
             result.idle_seconds = options.idle_seconds
             result.idle_writes = {kind: fleet.writes[kind] - writes[kind] for kind in WATCHED}
+            result.idle_events = dict(fleet.event_sources - events)
+            result.idle_controller_writes = sum(result.idle_writes.values()) - sum(
+                count for source, count in result.idle_events.items() if source.split("/")[0] in CLUSTER_COMPONENTS)
             result.idle_cpu_seconds = round(meter.cpu_seconds() - cpu, 2)
-            print(f"idle {options.idle_seconds:g}s: writes {result.idle_writes}, {result.idle_cpu_seconds} CPU s", flush=True)
+            print(f"idle {options.idle_seconds:g}s: {result.idle_controller_writes} writes by the controller; all writes "
+                  f"{result.idle_writes}, Events {result.idle_events}; {result.idle_cpu_seconds} CPU s", flush=True)
 
             cpu, start = meter.cpu_seconds(), time.monotonic()
             patch = {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": NEW_IMAGE}]}}}}
@@ -314,6 +343,7 @@ async def measure(options: argparse.Namespace, controller: Controller, namespace
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
+            result.log_bytes = log.stat().st_size
             for task in watches:
                 task.cancel()
 
@@ -323,7 +353,7 @@ def report(result: Result) -> None:
           f"{result.change_cpu_seconds} CPU s")
     print(f"step latency (from the {CONTROLLERS[result.controller].workload[:-1]}'s ready event): {result.step_latency}")
     print(f"step latency (from the ReplicaSet's ready event): {result.step_latency_from_replicaset}")
-    print(f"RSS: peak {result.rss_peak_mib} MiB, end {result.rss_end_mib} MiB")
+    print(f"RSS: peak {result.rss_peak_mib} MiB, end {result.rss_end_mib} MiB; log {result.log_bytes / 1024:.0f} KiB")
 
 
 def main() -> None:
@@ -332,6 +362,8 @@ def main() -> None:
     parser.add_argument("--rollouts", type=int, default=100)
     parser.add_argument("--changing", type=int, default=20)
     parser.add_argument("--idle-seconds", type=float, default=15)
+    parser.add_argument("--quiet-seconds", type=float, default=3,
+                        help="idle starts after this long without a write by the controller (at most 300 s)")
     parser.add_argument("--concurrency", type=int, default=32, help="API requests in flight when creating and patching")
     parser.add_argument("--timeout", type=float, default=0, help="seconds to wait for Healthy (default: scaled with the count)")
     parser.add_argument("--out", type=Path, help="write the figures as JSON here")
