@@ -356,9 +356,44 @@ def report(result: Result) -> None:
     print(f"RSS: peak {result.rss_peak_mib} MiB, end {result.rss_end_mib} MiB; log {result.log_bytes / 1024:.0f} KiB")
 
 
+FIGURES = (  # (label, how to read it from a result): the rows of --table
+    ("step latency p50, ms", lambda r: r["step_latency"].get("p50_ms")),
+    ("step latency p99, ms", lambda r: r["step_latency"].get("p99_ms")),
+    ("step latency max, ms", lambda r: r["step_latency"].get("max_ms")),
+    ("step latency p50 from the ReplicaSet, ms", lambda r: r["step_latency_from_replicaset"].get("p50_ms")),
+    ("step latency p99 from the ReplicaSet, ms", lambda r: r["step_latency_from_replicaset"].get("p99_ms")),
+    ("change: all Healthy after, s", lambda r: r["change_healthy_seconds"]),
+    ("change: CPU s", lambda r: r["change_cpu_seconds"]),
+    ("start-up: all Healthy after, s", lambda r: r["startup_seconds"]),
+    ("start-up: CPU s", lambda r: r["startup_cpu_seconds"]),
+    ("RSS peak, MiB", lambda r: r["rss_peak_mib"]),
+    ("RSS at the end, MiB", lambda r: r["rss_end_mib"]),
+    ("writes while idle (15 s)", lambda r: r["idle_controller_writes"]),
+    ("writes went on after all Healthy, s", lambda r: r["trailing_write_seconds"]),
+    ("log, KiB", lambda r: round(r["log_bytes"] / 1024, 1)),
+)
+
+
+def table(files: list[Path]) -> str:
+    """Markdown: per size, Shiftlane's and Argo's figures and the ratio, from --out files."""
+    runs = {(r["rollouts"], r["changing"], r["controller"]): r for r in (json.loads(f.read_text()) for f in files)}
+    lines = []
+    for rollouts, changing in sorted({(n, k) for n, k, _ in runs}):
+        ours, theirs = runs.get((rollouts, changing, "shiftlane")), runs.get((rollouts, changing, "argo"))
+        if not (ours and theirs):
+            continue
+        lines += [f"\n{rollouts:,} Rollouts, {changing:,} changing:\n",
+                  "| figure | Shiftlane | Argo Rollouts | Shiftlane / Argo |", "| --- | --- | --- | --- |"]
+        for label, read in FIGURES:
+            a, b = read(ours), read(theirs)
+            ratio = f"{a / b:.2f}" if a is not None and b else "–"
+            lines.append(f"| {label} | {a:,} | {b:,} | {ratio} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--controller", choices=sorted(CONTROLLERS), required=True)
+    parser.add_argument("--controller", choices=sorted(CONTROLLERS))
     parser.add_argument("--rollouts", type=int, default=100)
     parser.add_argument("--changing", type=int, default=20)
     parser.add_argument("--idle-seconds", type=float, default=15)
@@ -368,7 +403,14 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=0, help="seconds to wait for Healthy (default: scaled with the count)")
     parser.add_argument("--out", type=Path, help="write the figures as JSON here")
     parser.add_argument("--keep", action="store_true", help="leave the namespace in place")
+    parser.add_argument("--table", nargs="+", type=Path, metavar="JSON",
+                        help="only print Markdown tables of both controllers' --out files, with the ratio")
     options = parser.parse_args()
+    if options.table:
+        print(table(options.table))
+        return
+    if not options.controller:
+        parser.error("--controller is required")
     if not os.environ.get("KUBECONFIG"):
         raise SystemExit("set KUBECONFIG (hack/cluster.sh up)")
     if not 0 < options.changing <= options.rollouts:
