@@ -43,6 +43,16 @@ def transient(error: BaseException) -> bool:
     return isinstance(error, (aiohttp.ClientConnectionError, asyncio.TimeoutError))
 
 
-def plain(api: client.ApiClient, obj: Any) -> dict[str, Any]:
-    """A response model as the API server's JSON (camelCase keys), as a watch delivers it."""
-    return api.sanitize_for_serialization(obj)
+async def json_body(response: Any) -> dict[str, Any]:
+    """The answer to a call made with `_preload_content=False` as the API server's JSON, as a watch
+    delivers it: no round trip through the client's models (which parse every timestamp, then print
+    it again). The client does not raise for such a call, so an error answer is raised here."""
+    try:
+        body = await response.read()
+    finally:
+        response.release()
+    if not 200 <= response.status <= 299:
+        error = client.ApiException(status=response.status, reason=response.reason)
+        error.body = body.decode("utf-8", "replace")
+        raise error
+    return json.loads(body)
