@@ -101,8 +101,9 @@ def latencies(events: list[tuple[float, str, dict]], new_image: str) -> list[flo
                 ready_at[rollout_name] = t
         else:
             replicas = obj["spec"]["replicas"]
-            before = stable_replicas.get(rollout_name, replicas)
-            stable_replicas[rollout_name] = replicas
+            # By Deployment: a Rollout changed before (--reuse) keeps old revisions scaled to zero.
+            before = stable_replicas.get(obj["metadata"]["name"], replicas)
+            stable_replicas[obj["metadata"]["name"]] = replicas
             if replicas < before and before == 2 and rollout_name in ready_at:
                 out.append(t - ready_at[rollout_name])
     return out
@@ -202,6 +203,8 @@ async def main() -> None:
         stop.set()
         recorder.cancel()
 
+        if os.environ.get("STEP_LATENCY_DUMP"):
+            Path(os.environ["STEP_LATENCY_DUMP"]).write_text(json.dumps([(t, k, o) for t, k, o in events], default=str))
         gaps = sorted(latencies(events, new_image))
         if len(gaps) < len(changing):
             print(f"warning: the watch saw the step change of only {len(gaps)} of {len(changing)} Rollouts")
