@@ -203,8 +203,6 @@ async def main() -> None:
         stop.set()
         recorder.cancel()
 
-        if os.environ.get("STEP_LATENCY_DUMP"):
-            Path(os.environ["STEP_LATENCY_DUMP"]).write_text(json.dumps([(t, k, o) for t, k, o in events], default=str))
         gaps = sorted(latencies(events, new_image))
         if len(gaps) < len(changing):
             print(f"warning: the watch saw the step change of only {len(gaps)} of {len(changing)} Rollouts")

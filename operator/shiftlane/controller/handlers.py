@@ -20,6 +20,7 @@ from shiftlane.api.crd import GROUP, PLURAL, VERSION
 from shiftlane.controller.analysis import AnalysisRunner, check_template, templates_named
 from shiftlane.controller.no_diffbase import NoDiffBaseStorage
 from shiftlane.controller.reconciler import Children, Key, Reconciler
+from shiftlane.controller.seen_revisions import SeenRevisions
 from shiftlane.controller.specs import ParsedSpecs
 from shiftlane.controller.webhooks import WebhookCaller
 from shiftlane.engine.steps import TemplateName
@@ -68,6 +69,7 @@ class _Operator:
 
     reconciler: Reconciler | None = None
     specs = ParsedSpecs()  # shared by the references index and the reconciler
+    seen_revisions = SeenRevisions()
     templates: TemplateStatusWriter | None = None
     indexes: Indexes | None = None
     registry = RegistrySettings()  # set by run_operator before kopf starts
@@ -214,8 +216,9 @@ async def rollout_changed(namespace: str, name: str, **kwargs: Any) -> None:
 
 
 @kopf.on.event("apps", "v1", "deployments", labels={ROLLOUT_LABEL: kopf.PRESENT, REVISION_LABEL: kopf.PRESENT})
-async def revision_changed(namespace: str, labels: kopf.Labels, **kwargs: Any) -> None:
-    await _reconcile((namespace, labels[ROLLOUT_LABEL]), kwargs)
+async def revision_changed(body: kopf.Body, namespace: str, labels: kopf.Labels, type: str | None, **kwargs: Any) -> None:
+    if state.seen_revisions.changed(namespace, _plain(body), deleted=type == "DELETED"):
+        await _reconcile((namespace, labels[ROLLOUT_LABEL]), kwargs)
 
 
 @kopf.on.event("apps", "v1", "deployments", labels={ROLLOUT_LABEL: kopf.PRESENT, REVISION_LABEL: kopf.ABSENT})
