@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -100,11 +101,29 @@ def latencies(events: list[tuple[float, str, dict]], new_image: str) -> list[flo
                 ready_at[rollout_name] = t
         else:
             replicas = obj["spec"]["replicas"]
-            before = stable_replicas.get(rollout_name, replicas)
-            stable_replicas[rollout_name] = replicas
+            # By Deployment: a Rollout changed before (--reuse) keeps old revisions scaled to zero.
+            before = stable_replicas.get(obj["metadata"]["name"], replicas)
+            stable_replicas[obj["metadata"]["name"]] = replicas
             if replicas < before and before == 2 and rollout_name in ready_at:
                 out.append(t - ready_at[rollout_name])
     return out
+
+
+def cpu_seconds(pid: int) -> float:
+    """The process's user + system CPU time so far (/proc/PID/stat fields 14 and 15, in clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_quiet(pid: int, timeout: float = 600) -> float:
+    """Seconds until the process spends under 5 % of a core over 2 s: its start-up work is done."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        before = cpu_seconds(pid)
+        time.sleep(2)
+        if cpu_seconds(pid) - before < 0.1:
+            return time.monotonic() - start - 2
+    raise SystemExit(f"the operator was still busy after {timeout}s")
 
 
 def rss_mib(pid: int) -> float:
@@ -120,13 +139,21 @@ async def main() -> None:
     parser.add_argument("--changing", type=int, default=0,
                         help="change the image of only this many Rollouts (default: all at once)")
     parser.add_argument("--idle-seconds", type=float, default=15)
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep the Rollouts afterwards, and use them when that many are Healthy already (the "
+                             "operator then starts on them: its time to quiet is printed instead)")
+    parser.add_argument("--profile", metavar="FILE",
+                        help="record the operator with py-spy (a dev tool: pip install py-spy) during the change: a "
+                             "flame graph when the name ends in .svg, else collapsed stacks")
     args = parser.parse_args()
     if not os.environ.get("KUBECONFIG"):
         raise SystemExit("set KUBECONFIG (make cluster)")
 
     kubectl("apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds"))
-    kubectl("delete", "namespace", NS, "--ignore-not-found", "--wait=true")
-    kubectl("create", "namespace", NS)
+    reuse = args.reuse and healthy_count() == args.rollouts
+    if not reuse:
+        kubectl("delete", "namespace", NS, "--ignore-not-found", "--wait=true")
+        kubectl("create", "namespace", NS)
     log = open(ROOT / "bench" / "operator.log", "w")
     operator = subprocess.Popen(
         [sys.executable, "-m", "shiftlane.cli.main", "run", "--metrics-port", str(free_port()), "--health-port", str(free_port())],
@@ -134,23 +161,41 @@ async def main() -> None:
     )
     try:
         names = [f"r{i:04d}" for i in range(args.rollouts)]
-        docs = json.dumps({"apiVersion": "v1", "kind": "List", "items": [rollout(n, "app:1") for n in names]})
         started = time.monotonic()
-        kubectl("apply", "-f", "-", stdin=docs)
-        wait_healthy(args.rollouts, timeout=60 + args.rollouts)
-        print(f"{args.rollouts} Rollouts applied, first deployed and Healthy in {time.monotonic() - started:.1f}s")
+        if reuse:
+            print(f"{args.rollouts} Rollouts already Healthy: operator started and quiet in {wait_quiet(operator.pid):.1f}s, "
+                  f"CPU {cpu_seconds(operator.pid):.1f}s, RSS {rss_mib(operator.pid):.0f} MiB")
+        else:
+            docs = json.dumps({"apiVersion": "v1", "kind": "List", "items": [rollout(n, "app:1") for n in names]})
+            kubectl("apply", "-f", "-", stdin=docs)
+            wait_healthy(args.rollouts, timeout=60 + args.rollouts)
+            print(f"{args.rollouts} Rollouts applied, first deployed and Healthy in {time.monotonic() - started:.1f}s; "
+                  f"operator CPU so far {cpu_seconds(operator.pid):.1f}s")
 
         events: list[tuple[float, str, dict]] = []
         stop = asyncio.Event()
         recorder = asyncio.create_task(record(events, stop))
         await asyncio.sleep(2)
+        profiler = None
+        if args.profile:
+            profiler = subprocess.Popen(["py-spy", "record", "--nonblocking", "-r", "200", "-o", args.profile,
+                                         "--format", "flamegraph" if args.profile.endswith(".svg") else "raw",
+                                         "-p", str(operator.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            await asyncio.sleep(1)
+        cpu_before = cpu_seconds(operator.pid)
         started = time.monotonic()
         # In a thread: a blocked event loop would stall the watch (and the API server drops slow watchers).
         changing = names[: args.changing or len(names)]
-        changed = json.dumps({"apiVersion": "v1", "kind": "List", "items": [rollout(n, "app:2") for n in changing]})
+        new_image = f"app:{int(time.time())}"  # unlike any earlier run's, when --reuse keeps the Rollouts
+        changed = json.dumps({"apiVersion": "v1", "kind": "List", "items": [rollout(n, new_image) for n in changing]})
         await asyncio.to_thread(kubectl, "apply", "-f", "-", stdin=changed)
         await asyncio.to_thread(wait_healthy, args.rollouts, 60 + 2 * args.rollouts)
-        print(f"image change of {len(changing)} applied and all Healthy again: {time.monotonic() - started:.1f}s")
+        # The clock starts before `kubectl apply` and stops at the poll that finds all Healthy (1 s apart).
+        print(f"image change of {len(changing)} applied and all Healthy again: {time.monotonic() - started:.1f}s, "
+              f"operator CPU {cpu_seconds(operator.pid) - cpu_before:.2f}s")
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)
+            profiler.wait(timeout=60)
 
         idle_from = len(events)
         await asyncio.sleep(args.idle_seconds)
@@ -158,7 +203,7 @@ async def main() -> None:
         stop.set()
         recorder.cancel()
 
-        gaps = sorted(latencies(events, "app:2"))
+        gaps = sorted(latencies(events, new_image))
         if len(gaps) < len(changing):
             print(f"warning: the watch saw the step change of only {len(gaps)} of {len(changing)} Rollouts")
         if gaps:
@@ -170,7 +215,8 @@ async def main() -> None:
     finally:
         operator.terminate()
         operator.wait(timeout=10)
-        kubectl("delete", "namespace", NS, "--wait=false")
+        if not args.reuse:
+            kubectl("delete", "namespace", NS, "--wait=false")
 
 
 if __name__ == "__main__":

@@ -138,6 +138,24 @@ async def test_each_reconcile_writes_only_what_changed_though_the_watch_lags(api
         assert {d["metadata"]["labels"][REVISION_LABEL]: d["spec"]["replicas"] for d in deployments} == {stable: 2, new: 2}
 
 
+async def test_a_spec_edit_right_after_a_reconcile_is_acted_on_and_a_deleted_rollout_is_forgotten(api) -> None:
+    """The spec is parsed once per generation: an edit must still reach the very next reconcile."""
+    async with fresh_namespace(api, "spec-edit") as ns:
+        await create_rollout(api, ns, "web", {"canary": {"steps": [{"setWeight": 50}]}}, replicas=2)
+        reconciler = reconciler_for(api, [])
+        await settle(reconciler, api, ns, "web", lambda s: s.get("phase") == "Healthy" and s.get("readyReplicas") == 2)
+        await client.CustomObjectsApi(api).patch_namespaced_custom_object(
+            GROUP, VERSION, ns, PLURAL, "web", {"spec": {"replicas": 3}}, _content_type="application/merge-patch+json")
+        rollout, children = await observe(api, ns, "web")
+        await reconciler.reconcile((ns, "web"), rollout, children, _no_wake)
+        deployments = (await observe(api, ns, "web"))[1].deployments
+        assert [d["spec"]["replicas"] for d in deployments] == [3]
+        assert len(reconciler.specs) == 1
+
+        await reconciler.reconcile((ns, "web"), None, Children(), _no_wake)  # as after its DELETED event
+        assert len(reconciler.specs) == 0
+
+
 async def test_a_service_someone_else_made_is_left_untouched_and_named(api) -> None:
     async with fresh_namespace(api, "foreign") as ns:
         core = client.CoreV1Api(api)

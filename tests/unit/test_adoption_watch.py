@@ -32,9 +32,9 @@ def test_the_index_holds_the_deployment_and_services_each_rollout_names() -> Non
         rollout("c"),
     )
     assert index == {
-        ("shop", "Deployment", "web"): ["a", "b"],
-        ("shop", "Service", "front"): ["a"],
-        ("shop", "Service", "front-preview"): ["a"],
+        ("shop", "Deployment", "web"): [("shop", "a"), ("shop", "b")],
+        ("shop", "Service", "front"): [("shop", "a")],
+        ("shop", "Service", "front-preview"): [("shop", "a")],
     }
 
 

@@ -7,7 +7,8 @@ import pytest
 from shiftlane.api.analysis import AnalysisTemplateSpec
 from shiftlane.api.spec import RolloutSpec
 from shiftlane.api.status import RolloutStatus
-from shiftlane.controller.analysis import _arguments, analyses_of, check_template, names_template
+from shiftlane.controller.analysis import _arguments, analyses_of, check_template, templates_named
+from shiftlane.engine.steps import TemplateName
 from tests.unit.world import manifest
 
 A = {"templates": [{"name": "a"}]}
@@ -31,9 +32,9 @@ def test_analyses_a_strategy_names(strategy: dict, names: list[str]) -> None:
     assert sorted(set(found)) == names
 
 
-def test_names_template_tells_the_scope_apart() -> None:
-    rollout = {"spec": manifest({"canary": {"steps": [{"analysis": B}]}})}
-    assert names_template(rollout, "b", True) and not names_template(rollout, "b", False) and not names_template(rollout, "a", True)
+def test_templates_named_tells_the_scope_apart() -> None:
+    spec = RolloutSpec.model_validate(manifest({"canary": {"steps": [{"analysis": B}]}}))
+    assert templates_named(spec) == {TemplateName("b", True)}
 
 
 def template(**metric) -> dict:

@@ -101,13 +101,9 @@ def analyses_of(spec: RolloutSpec) -> list[RunAnalysis]:
     return found + ([plan.background] if plan.background else [])
 
 
-def names_template(rollout: Mapping[str, Any], name: str, cluster_scope: bool) -> bool:
-    """Whether a Rollout's strategy names this template (a template change may unblock it)."""
-    try:
-        spec = RolloutSpec.model_validate(rollout.get("spec") or {})
-    except ValidationError:
-        return False
-    return any(ref == TemplateName(name, cluster_scope) for analysis in analyses_of(spec) for ref in analysis.templates)
+def templates_named(spec: RolloutSpec) -> set[TemplateName]:
+    """The templates a Rollout's strategy names (a change of one may unblock it)."""
+    return {ref for analysis in analyses_of(spec) for ref in analysis.templates}
 
 
 @dataclass

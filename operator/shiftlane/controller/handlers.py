@@ -14,10 +14,14 @@ from typing import Any
 
 import aiohttp
 import kopf
+from pydantic import ValidationError
 
 from shiftlane.api.crd import GROUP, PLURAL, VERSION
-from shiftlane.controller.analysis import AnalysisRunner, check_template, names_template
+from shiftlane.controller.analysis import AnalysisRunner, check_template, templates_named
+from shiftlane.controller.no_diffbase import NoDiffBaseStorage
 from shiftlane.controller.reconciler import Children, Key, Reconciler
+from shiftlane.controller.seen_revisions import SeenRevisions
+from shiftlane.controller.specs import ParsedSpecs
 from shiftlane.controller.webhooks import WebhookCaller
 from shiftlane.engine.steps import TemplateName
 from shiftlane.engine.model import Event
@@ -35,7 +39,11 @@ from shiftlane.registry.oci import OciRegistry
 from shiftlane.registry.pull_secret_keeper import PullSecretKeeper
 from shiftlane.registry.settings import RegistrySettings
 from shiftlane.registry.stable_tag import StableTagger
-from shiftlane.traffic import ROUTERS, names_route, route_kinds
+from shiftlane.traffic import ROUTERS, route_kinds, routes_named
+
+# An object a Rollout names, as (namespace, kind, name); a ClusterAnalysisTemplate's namespace is "".
+Reference = tuple[str, str, str]
+TEMPLATE, CLUSTER_TEMPLATE = "AnalysisTemplate", "ClusterAnalysisTemplate"
 
 
 @dataclass(frozen=True)
@@ -49,7 +57,7 @@ class Indexes:
     templates: kopf.Index[Key, dict[str, Any]]  # AnalysisTemplates by (namespace, name)
     cluster_templates: kopf.Index[Key, dict[str, Any]]  # ClusterAnalysisTemplates by ("", name)
     workloads: kopf.Index[Key, dict[str, Any]]  # adopted Deployments, by (namespace, name)
-    references: kopf.Index[tuple[str, str, str], str]  # (namespace, kind, name) -> Rollouts naming that object
+    references: kopf.Index[Reference, Key]  # (namespace, kind, name) -> Rollouts naming that object
 
     def template(self, ref: TemplateName, namespace: str) -> dict[str, Any] | None:
         found = self.cluster_templates.get(("", ref.name), []) if ref.cluster_scope else self.templates.get((namespace, ref.name), [])
@@ -60,6 +68,8 @@ class _Operator:
     """What the handlers share: the reconciler, the live indexes, and the wake-ups in flight."""
 
     reconciler: Reconciler | None = None
+    specs = ParsedSpecs()  # shared by the references index and the reconciler
+    seen_revisions = SeenRevisions()
     templates: TemplateStatusWriter | None = None
     indexes: Indexes | None = None
     registry = RegistrySettings()  # set by run_operator before kopf starts
@@ -82,6 +92,7 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.scanning.disabled = True
+    settings.persistence.diffbase_storage = NoDiffBaseStorage()
     # Only our own pods and Deployments are sent to us at all (Services are not filtered: one someone
     # else made under a name we want must be seen).
     settings.watching.label_selectors["v1", "pods"] = ROLLOUT_LABEL
@@ -107,6 +118,7 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         revisions, ServiceWriter(api), StatusWriter(api), _emit, routes=api, images=images,
         stable_tags=StableTagger(ecr, revision_template, _emit), workloads=WorkloadWriter(api),
         analysis=AnalysisRunner(api), webhooks=WebhookCaller(session), routers=state.routers,
+        specs=state.specs,
     )
     state.templates = TemplateStatusWriter(api)
     if state.registry.pull_secrets is not None:
@@ -121,14 +133,26 @@ async def shiftlane_rollouts(body: kopf.Body, namespace: str, name: str, **_: An
 
 
 @kopf.index(GROUP, VERSION, PLURAL)
-async def shiftlane_references(body: kopf.Body, namespace: str, name: str, **_: Any) -> dict[tuple[str, str, str], str]:
-    """The Deployment (spec.workloadRef) and Services (spec.services) a Rollout names, so a change of
-    one reconciles the Rollouts naming it without a scan."""
-    spec = body.get("spec") or {}
-    named = [("Service", svc) for svc in named_services(_plain(body)).values()]
-    if (spec.get("workloadRef") or {}).get("name"):
-        named.append(("Deployment", spec["workloadRef"]["name"]))
-    return {(namespace, kind, obj): name for kind, obj in named}
+async def shiftlane_references(body: kopf.Body, namespace: str, name: str, **_: Any) -> dict[Reference, Key]:
+    """The objects a Rollout names: its Deployment (spec.workloadRef) and Services (spec.services), and the
+    analysis templates and route objects its strategy uses. A change of one reconciles the Rollouts
+    naming it without a scan of every Rollout."""
+    plain = _plain(body)
+    named = [(namespace, "Service", svc) for svc in named_services(plain).values()]
+    if ((plain.get("spec") or {}).get("workloadRef") or {}).get("name"):
+        named.append((namespace, "Deployment", plain["spec"]["workloadRef"]["name"]))
+    try:
+        spec = state.specs.parse((namespace, name), plain)
+    except ValidationError:
+        spec = None  # reported by its reconcile; it names nothing until it is valid
+    if spec is not None:
+        named += [_template_reference(ref, namespace) for ref in templates_named(spec)]
+        named += [(namespace, kind, obj) for kind, obj in routes_named(spec, plain)]
+    return {reference: (namespace, name) for reference in named}
+
+
+def _template_reference(ref: TemplateName, namespace: str) -> Reference:
+    return ("", CLUSTER_TEMPLATE, ref.name) if ref.cluster_scope else (namespace, TEMPLATE, ref.name)
 
 
 @kopf.index("apps", "v1", "deployments", labels={ROLLOUT_LABEL: kopf.PRESENT, REVISION_LABEL: kopf.PRESENT})
@@ -172,9 +196,8 @@ async def _template_changed(body: kopf.Body, namespace: str | None, name: str, k
     plain = _plain(body)
     if state.templates is not None and not body.get("metadata", {}).get("deletionTimestamp") and kwargs.get("type") != "DELETED":
         await state.templates.mark(plain, await asyncio.to_thread(check_template, plain))
-    for key, bodies in list(kwargs["shiftlane_rollouts"].items()):
-        if (namespace is None or key[0] == namespace) and any(names_template(b, name, namespace is None) for b in bodies):
-            await _reconcile(key, kwargs)
+    for key in _naming(kwargs, namespace or "", TEMPLATE if namespace else CLUSTER_TEMPLATE, name):
+        await _reconcile(key, kwargs)
 
 
 @kopf.on.event(GROUP, VERSION, "analysistemplates")
@@ -197,37 +220,36 @@ async def rollout_changed(namespace: str, name: str, **kwargs: Any) -> None:
 
 
 @kopf.on.event("apps", "v1", "deployments", labels={ROLLOUT_LABEL: kopf.PRESENT, REVISION_LABEL: kopf.PRESENT})
-async def revision_changed(namespace: str, labels: kopf.Labels, **kwargs: Any) -> None:
-    await _reconcile((namespace, labels[ROLLOUT_LABEL]), kwargs)
+async def revision_changed(body: kopf.Body, namespace: str, labels: kopf.Labels, type: str | None, **kwargs: Any) -> None:
+    if state.seen_revisions.changed(namespace, _plain(body), deleted=type == "DELETED"):
+        await _reconcile((namespace, labels[ROLLOUT_LABEL]), kwargs)
 
 
 @kopf.on.event("apps", "v1", "deployments", labels={ROLLOUT_LABEL: kopf.PRESENT, REVISION_LABEL: kopf.ABSENT})
 async def workload_changed(namespace: str, name: str, **kwargs: Any) -> None:
     """An adopted Deployment changed: its template (a new revision) or its pods (how far to scale it down)."""
-    for rollout in _naming(kwargs, namespace, "Deployment", name):
-        await _reconcile((namespace, rollout), kwargs)
+    for key in _naming(kwargs, namespace, "Deployment", name):
+        await _reconcile(key, kwargs)
 
 
 @kopf.on.event("", "v1", "services")
 async def service_changed(namespace: str, name: str, **kwargs: Any) -> None:
     """Ours edited or deleted (repaired at once), someone else's made or removed under a name a Rollout
     wants, or one a Rollout names in spec.services."""
-    for rollout in sorted(rollouts_for_service(name) | _naming(kwargs, namespace, "Service", name)):
-        if (namespace, rollout) in kwargs["shiftlane_rollouts"]:
-            await _reconcile((namespace, rollout), kwargs)
+    own = {(namespace, rollout) for rollout in rollouts_for_service(name)}
+    for key in sorted(own | set(_naming(kwargs, namespace, "Service", name))):
+        if key in kwargs["shiftlane_rollouts"]:
+            await _reconcile(key, kwargs)
 
 
-def _naming(kwargs: dict[str, Any], namespace: str, kind: str, name: str) -> set[str]:
-    """The Rollouts that name this object (a copy: the index changes while a reconcile awaits)."""
-    return set(kwargs["shiftlane_references"].get((namespace, kind, name), []))
+def _naming(kwargs: dict[str, Any], namespace: str, kind: str, name: str) -> list[Key]:
+    """The Rollouts that name this object, in order (a copy: the index changes while a reconcile awaits)."""
+    return sorted(set(kwargs["shiftlane_references"].get((namespace, kind, name), [])))
 
 
 async def _route_changed(namespace: str, name: str, kind: str, kwargs: dict[str, Any]) -> None:
     """A route object changed (or was made or deleted): reconcile the Rollouts whose routing names it."""
-    # A copy: the index changes while a reconcile awaits, and a live iteration would then raise.
-    named = [key for key, bodies in list(kwargs["shiftlane_rollouts"].items())
-             if key[0] == namespace and any(names_route(body, kind, name) for body in bodies)]
-    for key in named:
+    for key in _naming(kwargs, namespace, kind, name):
         await _reconcile(key, kwargs)
 
 

@@ -21,6 +21,7 @@ from shiftlane.api.status import RolloutStatus
 from shiftlane.engine.interpret import interpret
 from shiftlane.controller import drift
 from shiftlane.controller.analysis import AnalysisRunner, TemplateLookup
+from shiftlane.controller.specs import ParsedSpecs
 from shiftlane.controller.analysis import verdicts as analysis_verdicts
 from shiftlane.controller.webhooks import WebhookCaller
 from shiftlane.controller.webhooks import track as track_webhooks
@@ -183,6 +184,7 @@ class Reconciler:
     # The routers driven (with `routes`); a Rollout naming another is compiled as if it had none.
     routers: frozenset[str] = ROUTERS
     clock: Callable[[], float] = time.time
+    specs: ParsedSpecs = field(default_factory=ParsedSpecs)
     _locks: dict[Key, asyncio.Lock] = field(default_factory=dict)
     _fresh: dict[Key, dict[str, Any]] = field(default_factory=dict)
     _written: dict[Key, Written] = field(default_factory=dict)
@@ -227,6 +229,7 @@ class Reconciler:
                 metrics.RECONCILE_DURATION.observe(time.perf_counter() - started)
 
     def forget(self, key: Key) -> None:
+        self.specs.forget(key)
         for state in (self._fresh, self._locks, self._written, self._templates, self._backoffs, self._images, self._rollback_checks):
             state.pop(key, None)
         timer = self._timers.pop(key, None)
@@ -246,7 +249,7 @@ class Reconciler:
         if workload is not None:
             rollout = adopted_rollout(rollout, workload)
         try:
-            spec = RolloutSpec.model_validate(rollout["spec"])
+            spec = self.specs.parse(key, rollout, workload and workload["metadata"].get("resourceVersion"))
             status = RolloutStatus.model_validate(status_raw)
         except ValidationError as error:
             # The CRD schema should have refused this; report it rather than crash-loop.

@@ -10,6 +10,7 @@ import socket
 import kopf
 from prometheus_client import start_http_server
 
+from shiftlane.controller import kopf_toggles
 from shiftlane.controller.health import Health
 from shiftlane.controller.leader import LeaseElector
 from shiftlane.kube.client import api_client
@@ -35,6 +36,8 @@ def run_operator(namespaces: list[str], metrics_port: int, health_port: int, ver
     for name in _BODY_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.INFO, logging.getLogger(name).getEffectiveLevel()))
     import shiftlane.controller.handlers as handlers  # importing registers the handlers
+
+    kopf_toggles.install()
 
     handlers.state.registry = registry or RegistrySettings()
     handlers.drive_routers(routers)

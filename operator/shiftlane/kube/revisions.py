@@ -10,7 +10,7 @@ from typing import Any
 from kubernetes_asyncio import client
 
 from shiftlane.engine.model import RevisionObservation
-from shiftlane.kube.client import api_message, plain
+from shiftlane.kube.client import api_message, json_body
 from shiftlane.kube.labels import (
     FIELD_MANAGER, POD_TEMPLATE, REVISION_LABEL, REVISION_NUMBER, ROLLOUT_LABEL, owner_reference, revision_name,
 )
@@ -101,7 +101,8 @@ class RevisionWriter:
         409 (the name is taken) is raised, not returned: it is about the name, not the template.
         """
         try:
-            await self.apps.create_namespaced_deployment(manifest["metadata"]["namespace"], manifest, dry_run="All")
+            await json_body(await self.apps.create_namespaced_deployment(
+                manifest["metadata"]["namespace"], manifest, dry_run="All", _preload_content=False))
         except client.ApiException as error:
             if error.status in (400, 422):
                 return api_message(error)
@@ -115,23 +116,22 @@ class RevisionWriter:
             **manifest["metadata"].get("annotations", {}),
             POD_TEMPLATE: json.dumps(manifest["spec"]["template"], sort_keys=True, separators=(",", ":")),
         }}}
-        created = await self.apps.create_namespaced_deployment(manifest["metadata"]["namespace"], manifest, field_manager=FIELD_MANAGER)
-        return slim_deployment(plain(self.apps.api_client, created))
+        return slim_deployment(await json_body(await self.apps.create_namespaced_deployment(
+            manifest["metadata"]["namespace"], manifest, field_manager=FIELD_MANAGER, _preload_content=False)))
 
     async def scale(self, namespace: str, name: str, replicas: int) -> dict[str, Any]:
         # A patch of the Deployment itself, not of its scale subresource: the chart's RBAC grants
         # `patch deployments`, not `deployments/scale` (found by tests/e2e).
-        scaled = await self.apps.patch_namespaced_deployment(
+        return slim_deployment(await json_body(await self.apps.patch_namespaced_deployment(
             name, namespace, {"spec": {"replicas": replicas}}, field_manager=FIELD_MANAGER,
-            _content_type="application/merge-patch+json",
-        )
-        return slim_deployment(plain(self.apps.api_client, scaled))
+            _content_type="application/merge-patch+json", _preload_content=False,
+        )))
 
     async def restore_template(self, namespace: str, name: str) -> TemplateRestore | None:
         """Put the pod template back as the revision was created, if someone changed it; None when there
         is nothing to put back (the template is as created, or the Deployment or its record is gone)."""
         try:
-            current = plain(self.apps.api_client, await self.apps.read_namespaced_deployment(name, namespace))
+            current = await self._read(namespace, name)
         except client.ApiException as error:
             if error.status == 404:
                 return None
@@ -143,8 +143,8 @@ class RevisionWriter:
             {"op": "test", "path": "/metadata/resourceVersion", "value": current["metadata"]["resourceVersion"]},
             {"op": "replace", "path": "/spec/template", "value": json.loads(stored)},
         ]
-        restored = plain(self.apps.api_client, await self.apps.patch_namespaced_deployment(
-            name, namespace, ops, field_manager=FIELD_MANAGER, _content_type="application/json-patch+json"))
+        restored = await json_body(await self.apps.patch_namespaced_deployment(
+            name, namespace, ops, field_manager=FIELD_MANAGER, _content_type="application/json-patch+json", _preload_content=False))
         if restored["metadata"]["resourceVersion"] == current["metadata"]["resourceVersion"]:
             return None  # the same template in other hands: nothing changed
         return TemplateRestore(current["spec"]["template"], restored["spec"]["template"], slim_deployment(restored))
@@ -152,12 +152,14 @@ class RevisionWriter:
     async def template(self, namespace: str, name: str) -> dict[str, Any] | None:
         """A revision's pod template as it runs (pinned images included); None when it is gone."""
         try:
-            deployment = await self.apps.read_namespaced_deployment(name, namespace)
+            return (await self._read(namespace, name))["spec"]["template"]
         except client.ApiException as error:
             if error.status == 404:
                 return None
             raise
-        return plain(self.apps.api_client, deployment)["spec"]["template"]
+
+    async def _read(self, namespace: str, name: str) -> dict[str, Any]:
+        return await json_body(await self.apps.read_namespaced_deployment(name, namespace, _preload_content=False))
 
     async def delete(self, namespace: str, name: str) -> None:
         try:

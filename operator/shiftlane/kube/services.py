@@ -8,7 +8,7 @@ from typing import Any
 
 from kubernetes_asyncio import client
 
-from shiftlane.kube.client import plain
+from shiftlane.kube.client import json_body
 from shiftlane.kube.ownership import edited_by
 from shiftlane.kube.labels import (
     FIELD_MANAGER,
@@ -117,13 +117,13 @@ class ServiceWriter:
 
     async def create(self, manifest: dict[str, Any]) -> ServiceView:
         """A plain create: if a Service of that name appeared meanwhile it is refused (409), never taken over."""
-        created = await self.core.create_namespaced_service(manifest["metadata"]["namespace"], manifest, field_manager=FIELD_MANAGER)
-        return slim_service(plain(self.core.api_client, created))
+        return slim_service(await json_body(await self.core.create_namespaced_service(
+            manifest["metadata"]["namespace"], manifest, field_manager=FIELD_MANAGER, _preload_content=False)))
 
     async def apply(self, manifest: dict[str, Any]) -> ServiceView:
         """Server-side apply to a Service this Rollout controls, forced so an edit by hand is repaired."""
         meta = manifest["metadata"]
-        applied = await self.core.patch_namespaced_service(
-            meta["name"], meta["namespace"], manifest, field_manager=FIELD_MANAGER, force=True, _content_type=APPLY
-        )
-        return slim_service(plain(self.core.api_client, applied))
+        return slim_service(await json_body(await self.core.patch_namespaced_service(
+            meta["name"], meta["namespace"], manifest, field_manager=FIELD_MANAGER, force=True, _content_type=APPLY,
+            _preload_content=False,
+        )))

@@ -4,12 +4,12 @@ it, and its replicas)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from kubernetes_asyncio import client
 
 from shiftlane.engine.model import WorkloadObservation
+from shiftlane.kube.client import json_body
 from shiftlane.kube.labels import FIELD_MANAGER, ROLLOUT_LABEL
 
 MERGE_PATCH = "application/merge-patch+json"
@@ -58,8 +58,9 @@ class WorkloadWriter:
     async def read(self, namespace: str, name: str) -> dict[str, Any] | None:
         response = await self.apps.read_namespaced_deployment(name, namespace, _preload_content=False)
         if response.status == 404:
+            response.release()
             return None
-        return await _slim(response)
+        return slim_workload(await json_body(response))
 
     async def label(self, namespace: str, name: str, rollout: str) -> dict[str, Any]:
         """Mark it as the Rollout's: the operator watches only Deployments carrying this label."""
@@ -69,17 +70,6 @@ class WorkloadWriter:
         return await self._patch(namespace, name, {"spec": {"replicas": replicas}})
 
     async def _patch(self, namespace: str, name: str, patch: dict[str, Any]) -> dict[str, Any]:
-        response = await self.apps.patch_namespaced_deployment(
+        return slim_workload(await json_body(await self.apps.patch_namespaced_deployment(
             name, namespace, patch, field_manager=FIELD_MANAGER, _content_type=MERGE_PATCH, _preload_content=False
-        )
-        return await _slim(response)
-
-
-async def _slim(response: Any) -> dict[str, Any]:
-    """The raw response (the client does not raise for it) as a slim Deployment, or its error raised."""
-    body = await response.read()
-    if not 200 <= response.status <= 299:
-        error = client.ApiException(status=response.status, reason=response.reason)
-        error.body = body
-        raise error
-    return slim_workload(json.loads(body))
+        )))

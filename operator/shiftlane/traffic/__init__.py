@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import ValidationError
-
 from shiftlane.api.spec import RolloutSpec, TrafficRouting
 from shiftlane.traffic.alb import alb_router
 from shiftlane.traffic.gateway_api import gateway_api_router
@@ -52,14 +50,10 @@ def route_kinds(routers: frozenset[str]) -> tuple[tuple[str, str, str, str], ...
     return tuple(dict.fromkeys(kind for router in sorted(routers) for kind in ROUTE_KINDS_BY_ROUTER[router]))
 
 
-def names_route(rollout: dict[str, Any], kind: str, name: str) -> bool:
-    """Whether the Rollout's traffic routing reads or writes the object `kind` `name` in its namespace."""
-    try:
-        routing = RolloutSpec.model_validate(rollout.get("spec") or {}).strategy.traffic_routing
-    except ValidationError:
-        return False
+def routes_named(spec: RolloutSpec, rollout: dict[str, Any]) -> set[tuple[str, str]]:
+    """(kind, name) of the objects the Rollout's traffic routing reads or writes, in its namespace."""
+    routing = spec.strategy.traffic_routing
     if routing is None:
-        return False
+        return set()
     meta = rollout["metadata"]
-    router = router_for(routing, meta["namespace"], meta["name"], named_services(rollout))
-    return any(ref.kind == kind and ref.name == name for ref in router.objects())
+    return {(ref.kind, ref.name) for ref in router_for(routing, meta["namespace"], meta["name"], named_services(rollout)).objects()}
