@@ -26,6 +26,7 @@
 #   SHIFTLANE_ETCD_PORT=23790  SHIFTLANE_ETCD_PEER_PORT=23800  SHIFTLANE_APISERVER_PORT=16443
 #   SHIFTLANE_KCM_PORT=20257   SHIFTLANE_SCHEDULER_PORT=20259  SHIFTLANE_KWOK_PORT=20247
 #   SHIFTLANE_NODES=3          number of fake nodes kwok-node-0..N-1
+#   SHIFTLANE_NODE_PODS=500    pods each fake node takes (10,000 Rollouts: 10 nodes of 2500)
 #   SHIFTLANE_SKIP_CRDS=1      do not install Gateway API / Istio / Traefik CRDs, nor start Traefik
 #   SHIFTLANE_GATEWAY_PORT=20080           the Gateway's listener: Traefik entryPoint web on 127.0.0.1
 #   SHIFTLANE_TRAEFIK_PORT=20081           Traefik's own entryPoint: /ping, /api/..., /metrics
@@ -96,6 +97,7 @@ KCM_PORT="${SHIFTLANE_KCM_PORT:-20257}"
 SCHED_PORT="${SHIFTLANE_SCHEDULER_PORT:-20259}"
 KWOK_PORT="${SHIFTLANE_KWOK_PORT:-20247}"
 NODES="${SHIFTLANE_NODES:-3}"
+NODE_PODS="${SHIFTLANE_NODE_PODS:-500}"
 GATEWAY_PORT="${SHIFTLANE_GATEWAY_PORT:-20080}"
 TRAEFIK_PORT="${SHIFTLANE_TRAEFIK_PORT:-20081}"
 PODSERVER_PORT="${SHIFTLANE_PODSERVER_METRICS_PORT:-20090}"
@@ -329,8 +331,8 @@ status:
   addresses:
   - {type: InternalIP, address: 10.0.0.$((10 + i))}
   - {type: Hostname, address: kwok-node-$i}
-  allocatable: {cpu: "64", memory: 256Gi, pods: "500", ephemeral-storage: 1Ti}
-  capacity: {cpu: "64", memory: 256Gi, pods: "500", ephemeral-storage: 1Ti}
+  allocatable: {cpu: "64", memory: 256Gi, pods: "$NODE_PODS", ephemeral-storage: 1Ti}
+  capacity: {cpu: "64", memory: 256Gi, pods: "$NODE_PODS", ephemeral-storage: 1Ti}
   nodeInfo:
     architecture: amd64
     operatingSystem: linux
