@@ -421,6 +421,8 @@ def main() -> None:
 
     namespace = f"bench-{controller.name}"
     kubectl("apply", "--server-side", "--force-conflicts", "-f", str(controller.crds))
+    # A watch opened before the API server serves a new CRD fails, and the run would wait for it forever.
+    kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(controller.crds))
     kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait=true", "--timeout=60m")
     kubectl("create", "namespace", namespace)
     result = Result(controller.name, options.rollouts, options.changing)

@@ -26,7 +26,7 @@
 #   SHIFTLANE_ETCD_PORT=23790  SHIFTLANE_ETCD_PEER_PORT=23800  SHIFTLANE_APISERVER_PORT=16443
 #   SHIFTLANE_KCM_PORT=20257   SHIFTLANE_SCHEDULER_PORT=20259  SHIFTLANE_KWOK_PORT=20247
 #   SHIFTLANE_NODES=3          number of fake nodes kwok-node-0..N-1
-#   SHIFTLANE_NODE_PODS=500    pods each fake node takes (10,000 Rollouts: 10 nodes of 2500)
+#   SHIFTLANE_NODE_PODS=500    pods each fake node takes (10,000 Rollouts of 2 pods: 7 nodes of 3000)
 #   SHIFTLANE_SKIP_CRDS=1      do not install Gateway API / Istio / Traefik CRDs, nor start Traefik
 #   SHIFTLANE_GATEWAY_PORT=20080           the Gateway's listener: Traefik entryPoint web on 127.0.0.1
 #   SHIFTLANE_TRAEFIK_PORT=20081           Traefik's own entryPoint: /ping, /api/..., /metrics
