@@ -39,7 +39,7 @@ from typing import Any
 
 from kubernetes_asyncio import client, config
 
-from step_latency import ROOT, free_port, kubectl, rollout
+from step_latency import ROOT, cpu_seconds, free_port, kubectl, rollout, rss_mib
 
 OLD_IMAGE, NEW_IMAGE = "app:1", "app:2"
 WATCHED = ("rollouts", "deployments", "replicasets", "services", "events")  # in the bench namespace
@@ -48,8 +48,6 @@ WATCHED = ("rollouts", "deployments", "replicasets", "services", "events")  # in
 CLUSTER_COMPONENTS = frozenset({"default-scheduler", "deployment-controller", "replicaset-controller"})
 ARGO_VERSION = os.environ.get("ARGO_ROLLOUTS_VERSION", "v1.10.2")
 CACHE = Path(os.environ.get("SHIFTLANE_CACHE", Path.home() / ".cache" / "shiftlane"))
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
 
 
 class BenchFailed(Exception):
@@ -224,14 +222,10 @@ class ProcessMeter:
     pid: int
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+        return cpu_seconds(self.pid)
 
     def rss_mib(self, key: str = "VmRSS") -> float:
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith(f"{key}:"):
-                return int(line.split()[1]) / 1024
-        return 0.0
+        return rss_mib(self.pid, key)
 
 
 def percentiles(values: list[float]) -> dict[str, float | int]:

@@ -126,9 +126,10 @@ def wait_quiet(pid: int, timeout: float = 600) -> float:
     raise SystemExit(f"the operator was still busy after {timeout}s")
 
 
-def rss_mib(pid: int) -> float:
+def rss_mib(pid: int, key: str = "VmRSS") -> float:
+    """Resident memory now (VmRSS) or at its peak (VmHWM), from /proc/PID/status."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{key}:"):
             return int(line.split()[1]) / 1024
     return 0.0
 
