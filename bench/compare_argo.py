@@ -1,16 +1,20 @@
 """Shiftlane and Argo Rollouts side by side: one controller at a time, same cluster, same workload.
 
-    .venv/bin/python bench/compare_argo.py --controller shiftlane|argo --rollouts N --changing K [--out FILE]
+    .venv/bin/python bench/compare_argo.py --controller shiftlane|argo --rollouts N --changing K [K2 ...]
+        [--replicas R] [--progress-deadline S] [--out FILE]
 
 Needs a cluster in KUBECONFIG (`hack/cluster.sh up`; kwok nodes hold 500 pods each) and, for `argo`,
 the controller built by `bench/argo_rollouts.sh`. The workload is the same manifest for both
-controllers (only the API group differs): N Rollouts of 2 replicas, canary with one `setWeight: 50`
-step and then full promotion, no traffic router. One run, in its own namespace `bench-<controller>`:
+controllers (only the API group differs): N Rollouts of R replicas (default 2), canary with one
+`setWeight: 50` step and then full promotion, no traffic router. One run, in its own namespace
+`bench-<controller>`:
 
 1. the N Rollouts are created while no controller runs;
 2. the controller starts: start-up = process start until every Rollout is Healthy at its generation;
 3. idle: writes seen on the namespace's watches during 15 s with nothing changing;
 4. change: K Rollouts get a new image; time until all K are Healthy again, and the step latency.
+   Each further K2 ... is a round of its own on Rollouts not changed before, after writes have
+   settled again, so one slow start-up (10,000 Rollouts) gives figures for several burst sizes.
 
 Step latency: from the watch event in which the canary's workload first reports a ready replica to
 the watch event of the controller's next write (the stable workload's replicas going down), both on
@@ -55,6 +59,14 @@ class BenchFailed(Exception):
 
 
 @dataclass(frozen=True)
+class Workload:
+    """What the run's Rollouts ask for beyond the shared manifest."""
+
+    replicas: int
+    progress_deadline: int | None  # seconds; a 10,000-Rollout start outlasts the default 600 s
+
+
+@dataclass(frozen=True)
 class Controller:
     """What differs between the two controllers; the workload and the measurement do not."""
 
@@ -63,10 +75,13 @@ class Controller:
     crds: Path
     workload: str  # the kind whose readiness the controller waits for: deployments or replicasets
 
-    def manifest(self, name: str, namespace: str, image: str) -> dict[str, Any]:
+    def manifest(self, name: str, namespace: str, image: str, workload: Workload) -> dict[str, Any]:
         doc = rollout(name, image)
         doc["apiVersion"] = f"{self.group}/v1alpha1"
         doc["metadata"]["namespace"] = namespace
+        doc["spec"]["replicas"] = workload.replicas
+        if workload.progress_deadline:  # both controllers read the same field
+            doc["spec"]["progressDeadlineSeconds"] = workload.progress_deadline
         return doc
 
     def healthy(self, obj: dict[str, Any]) -> bool:
@@ -165,8 +180,8 @@ class Fleet:
                 last_report = now
             await asyncio.sleep(0.2)
 
-    def latencies(self, start: dict[str, float]) -> list[float]:
-        return sorted(self.stable_down[name] - start[name] for name in self.stable_down if name in start)
+    def latencies(self, start: dict[str, float], names: list[str]) -> list[float]:
+        return sorted(self.stable_down[name] - start[name] for name in names if name in self.stable_down and name in start)
 
 
 async def watch_namespace(list_call: Callable[..., Awaitable[Any]], kind: str, fleet: Fleet, ready: asyncio.Event) -> None:
@@ -243,11 +258,23 @@ def load_average() -> float:
 
 
 @dataclass
+class Round:
+    """One image change of `changing` Rollouts."""
+
+    changing: int
+    change_healthy_seconds: float = 0.0
+    change_cpu_seconds: float = 0.0
+    step_latency: dict[str, float | int] = field(default_factory=dict)
+    step_latency_from_replicaset: dict[str, float | int] = field(default_factory=dict)
+    load_average_1m: float = 0.0
+
+
+@dataclass
 class Result:
     controller: str
     rollouts: int
-    changing: int
-    replicas: int = 2
+    replicas: int
+    progress_deadline_seconds: int | None
     create_seconds: float = 0.0
     startup_seconds: float = 0.0
     startup_cpu_seconds: float = 0.0
@@ -258,10 +285,7 @@ class Result:
     idle_events: dict[str, int] = field(default_factory=dict)  # by component/reason
     idle_controller_writes: int = 0  # the above less the cluster components' Events
     idle_cpu_seconds: float = 0.0
-    change_healthy_seconds: float = 0.0
-    change_cpu_seconds: float = 0.0
-    step_latency: dict[str, float | int] = field(default_factory=dict)
-    step_latency_from_replicaset: dict[str, float | int] = field(default_factory=dict)
+    rounds: list[Round] = field(default_factory=list)
     rss_peak_mib: float = 0.0
     rss_end_mib: float = 0.0
     log_bytes: int = 0
@@ -277,12 +301,12 @@ async def measure(options: argparse.Namespace, controller: Controller, namespace
         watches, readies = start_watches(api, fleet, namespace)
         await asyncio.gather(*(ready.wait() for ready in readies))
         names = [f"r{i:05d}" for i in range(options.rollouts)]
-        changing = names[: options.changing]
+        workload = Workload(options.replicas, options.progress_deadline)
         result.load_average_1m["before"] = load_average()
 
         start = time.monotonic()
         created = await bounded([lambda n=n: custom.create_namespaced_custom_object(
-            controller.group, "v1alpha1", namespace, "rollouts", controller.manifest(n, namespace, OLD_IMAGE))
+            controller.group, "v1alpha1", namespace, "rollouts", controller.manifest(n, namespace, OLD_IMAGE, workload))
             for n in names], options.concurrency)
         result.create_seconds = round(time.monotonic() - start, 2)
         print(f"{len(names)} Rollouts created (no controller running) in {result.create_seconds}s", flush=True)
@@ -315,22 +339,14 @@ async def measure(options: argparse.Namespace, controller: Controller, namespace
             print(f"idle {options.idle_seconds:g}s: {result.idle_controller_writes} writes by the controller; all writes "
                   f"{result.idle_writes}, Events {result.idle_events}; {result.idle_cpu_seconds} CPU s", flush=True)
 
-            cpu, start = meter.cpu_seconds(), time.monotonic()
-            patch = {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": NEW_IMAGE}]}}}}
-            patched = await bounded([lambda n=n: custom.patch_namespaced_custom_object(
-                controller.group, "v1alpha1", namespace, "rollouts", n, patch,
-                _content_type="application/merge-patch+json") for n in changing], options.concurrency)
-            await fleet.wait_healthy({p["metadata"]["name"]: p["metadata"]["generation"] for p in patched},
-                                     options.timeout or 120 + options.changing * 2, "change", process)
-            result.change_healthy_seconds = round(max(fleet.healthy_at[n] for n in changing) - start, 2)
-            result.change_cpu_seconds = round(meter.cpu_seconds() - cpu, 2)
+            unchanged = iter(names)
+            for number, count in enumerate(options.changing):
+                if number:  # the last round's trailing writes (Events, scale-downs) must not overlap this one
+                    await fleet.settle(options.quiet_seconds, 300)
+                changing = [next(unchanged) for _ in range(count)]
+                result.rounds.append(await change(options, controller, namespace, custom, fleet, meter, process, changing))
             result.rss_peak_mib = round(meter.rss_mib("VmHWM"), 1)
             result.rss_end_mib = round(meter.rss_mib(), 1)
-            result.load_average_1m["after_change"] = load_average()
-            result.step_latency = percentiles(fleet.latencies(fleet.canary_ready))
-            result.step_latency_from_replicaset = percentiles(fleet.latencies(fleet.canary_replicaset_ready))
-            if result.step_latency["n"] < len(changing):
-                print(f"warning: the watch saw the step of only {result.step_latency['n']} of {len(changing)} Rollouts")
         finally:
             process.terminate()
             try:
@@ -342,11 +358,34 @@ async def measure(options: argparse.Namespace, controller: Controller, namespace
                 task.cancel()
 
 
+async def change(options: argparse.Namespace, controller: Controller, namespace: str, custom: client.CustomObjectsApi,
+                 fleet: Fleet, meter: ProcessMeter, process: subprocess.Popen[bytes], changing: list[str]) -> Round:
+    """One round: give `changing` the new image and wait until all are Healthy on it."""
+    cpu, start = meter.cpu_seconds(), time.monotonic()
+    patch = {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": NEW_IMAGE}]}}}}
+    patched = await bounded([lambda n=n: custom.patch_namespaced_custom_object(
+        controller.group, "v1alpha1", namespace, "rollouts", n, patch,
+        _content_type="application/merge-patch+json") for n in changing], options.concurrency)
+    await fleet.wait_healthy({p["metadata"]["name"]: p["metadata"]["generation"] for p in patched},
+                             options.timeout or 120 + len(changing) * 2, f"change of {len(changing)}", process)
+    done = Round(
+        changing=len(changing),
+        change_healthy_seconds=round(max(fleet.healthy_at[n] for n in changing) - start, 2),
+        change_cpu_seconds=round(meter.cpu_seconds() - cpu, 2),
+        step_latency=percentiles(fleet.latencies(fleet.canary_ready, changing)),
+        step_latency_from_replicaset=percentiles(fleet.latencies(fleet.canary_replicaset_ready, changing)),
+        load_average_1m=load_average(),
+    )
+    if done.step_latency["n"] < len(changing):
+        print(f"warning: the watch saw the step of only {done.step_latency['n']} of {len(changing)} Rollouts")
+    print(f"image change of {done.changing}: all Healthy on the new image after {done.change_healthy_seconds}s, "
+          f"{done.change_cpu_seconds} CPU s", flush=True)
+    print(f"  step latency (from the {controller.workload[:-1]}'s ready event): {done.step_latency}")
+    print(f"  step latency (from the ReplicaSet's ready event): {done.step_latency_from_replicaset}", flush=True)
+    return done
+
+
 def report(result: Result) -> None:
-    print(f"image change of {result.changing}: all Healthy on the new image after {result.change_healthy_seconds}s, "
-          f"{result.change_cpu_seconds} CPU s")
-    print(f"step latency (from the {CONTROLLERS[result.controller].workload[:-1]}'s ready event): {result.step_latency}")
-    print(f"step latency (from the ReplicaSet's ready event): {result.step_latency_from_replicaset}")
     print(f"RSS: peak {result.rss_peak_mib} MiB, end {result.rss_end_mib} MiB; log {result.log_bytes / 1024:.0f} KiB")
 
 
@@ -369,8 +408,9 @@ FIGURES = (  # (label, how to read it from a result): the rows of --table
 
 
 def table(files: list[Path]) -> str:
-    """Markdown: per size, Shiftlane's and Argo's figures and the ratio, from --out files."""
-    runs = {(r["rollouts"], r["changing"], r["controller"]): r for r in (json.loads(f.read_text()) for f in files)}
+    """Markdown: per size and round, Shiftlane's and Argo's figures and the ratio, from --out files."""
+    runs = {(r["rollouts"], one["changing"], r["controller"]): {**r, **one}
+            for r in (json.loads(f.read_text()) for f in files) for one in r["rounds"]}
     lines = []
     for rollouts, changing in sorted({(n, k) for n, k, _ in runs}):
         ours, theirs = runs.get((rollouts, changing, "shiftlane")), runs.get((rollouts, changing, "argo"))
@@ -389,7 +429,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--controller", choices=sorted(CONTROLLERS))
     parser.add_argument("--rollouts", type=int, default=100)
-    parser.add_argument("--changing", type=int, default=20)
+    parser.add_argument("--changing", type=int, nargs="+", default=[20],
+                        help="Rollouts changed per round; several values make several rounds")
+    parser.add_argument("--replicas", type=int, default=2)
+    parser.add_argument("--progress-deadline", type=int, help="spec.progressDeadlineSeconds of every Rollout")
     parser.add_argument("--idle-seconds", type=float, default=15)
     parser.add_argument("--quiet-seconds", type=float, default=3,
                         help="idle starts after this long without a write by the controller (at most 300 s)")
@@ -407,8 +450,8 @@ def main() -> None:
         parser.error("--controller is required")
     if not os.environ.get("KUBECONFIG"):
         raise SystemExit("set KUBECONFIG (hack/cluster.sh up)")
-    if not 0 < options.changing <= options.rollouts:
-        raise SystemExit("--changing must be between 1 and --rollouts")
+    if min(options.changing) < 1 or sum(options.changing) > options.rollouts:
+        raise SystemExit("--changing: each round at least 1, and all rounds together at most --rollouts")
     controller = CONTROLLERS[options.controller]
     if not controller.crds.is_dir():
         raise SystemExit(f"{controller.crds} missing: run bench/argo_rollouts.sh")
@@ -419,7 +462,7 @@ def main() -> None:
     kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(controller.crds))
     kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait=true", "--timeout=60m")
     kubectl("create", "namespace", namespace)
-    result = Result(controller.name, options.rollouts, options.changing)
+    result = Result(controller.name, options.rollouts, options.replicas, options.progress_deadline)
     log = (options.out or ROOT / "bench" / "compare").with_suffix(f".{controller.name}.log")
     try:
         asyncio.run(measure(options, controller, namespace, result, log))
