@@ -187,7 +187,13 @@ class Fleet:
 async def watch_namespace(list_call: Callable[..., Awaitable[Any]], kind: str, fleet: Fleet, ready: asyncio.Event) -> None:
     """One watch, parsed as plain JSON: the client's model classes would cost this process more CPU than
     the controllers it measures."""
-    listing = await list_call(_preload_content=False)
+    for attempt in range(30):  # a CRD just Established can still answer 404 for a moment
+        listing = await list_call(_preload_content=False)
+        if listing.status == 200:
+            break
+        await asyncio.sleep(1)
+    else:
+        raise BenchFailed(f"listing {kind} answered {listing.status}: {await listing.text()}")
     version = json.loads(await listing.read())["metadata"]["resourceVersion"]
     while True:
         response = await list_call(watch=True, resource_version=version, allow_watch_bookmarks=True,
@@ -218,6 +224,16 @@ def start_watches(api: client.ApiClient, fleet: Fleet, namespace: str) -> tuple[
     readies = [asyncio.Event() for _ in calls]
     tasks = [asyncio.create_task(watch_namespace(call, kind, fleet, ready)) for (kind, call), ready in zip(calls.items(), readies)]
     return tasks, readies
+
+
+async def watching(watches: list[asyncio.Task[None]], readies: list[asyncio.Event]) -> None:
+    """Wait until every watch is open; a watch that failed first raises its error here instead of hanging."""
+    all_ready = asyncio.ensure_future(asyncio.gather(*(ready.wait() for ready in readies)))
+    await asyncio.wait([all_ready, *watches], return_when=asyncio.FIRST_COMPLETED)
+    for task in watches:
+        if task.done():
+            all_ready.cancel()
+            task.result()
 
 
 async def bounded(calls: list[Callable[[], Awaitable[Any]]], concurrency: int) -> list[Any]:
@@ -299,7 +315,7 @@ async def measure(options: argparse.Namespace, controller: Controller, namespace
         custom = client.CustomObjectsApi(api)
         fleet = Fleet(controller)
         watches, readies = start_watches(api, fleet, namespace)
-        await asyncio.gather(*(ready.wait() for ready in readies))
+        await watching(watches, readies)
         names = [f"r{i:05d}" for i in range(options.rollouts)]
         workload = Workload(options.replicas, options.progress_deadline)
         result.load_average_1m["before"] = load_average()
