@@ -187,7 +187,7 @@ class Fleet:
 async def watch_namespace(list_call: Callable[..., Awaitable[Any]], kind: str, fleet: Fleet, ready: asyncio.Event) -> None:
     """One watch, parsed as plain JSON: the client's model classes would cost this process more CPU than
     the controllers it measures."""
-    for attempt in range(30):  # a CRD just Established can still answer 404 for a moment
+    for _ in range(30):  # a CRD just Established can still answer 404 for a moment
         listing = await list_call(_preload_content=False)
         if listing.status == 200:
             break
