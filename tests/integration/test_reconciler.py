@@ -26,7 +26,7 @@ from shiftlane.kube.labels import REVISION_LABEL, ROLLOUT_LABEL, SERVICE_SUFFIXE
 from shiftlane.kube.revisions import RevisionWriter, revision_manifest, slim_deployment
 from shiftlane.kube.rollouts import StatusWriter, slim_rollout
 from shiftlane.kube.services import ServiceWriter, slim_service
-from shiftlane.registry.ecr import DEFAULT_CONFIG, Ecr
+from shiftlane.registry.ecr import Ecr, default_config
 from shiftlane.registry.gate import ImageGatekeeper
 from shiftlane.registry.oci import OciRegistry
 from tests.e2e.helpers import rollout_manifest
@@ -350,7 +350,7 @@ async def test_an_unreachable_ecr_leaves_the_rollout_waiting_on_stable_and_nothi
             _content_type="application/json-patch+json",
         )
         closed = f"http://127.0.0.1:{free_port()}"
-        one_try = DEFAULT_CONFIG.merge(Config(retries={"mode": "adaptive", "max_attempts": 1}, connect_timeout=1))
+        one_try = default_config().merge(Config(retries={"mode": "adaptive", "max_attempts": 1}, connect_timeout=1))
         cut_off = reconciler_for(api, [])
         cut_off.images = ImageGatekeeper(
             Ecr(boto3.Session(region_name="eu-west-1"), one_try), OciRegistry(session))
