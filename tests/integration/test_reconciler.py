@@ -26,7 +26,7 @@ from shiftlane.kube.labels import REVISION_LABEL, ROLLOUT_LABEL, SERVICE_SUFFIXE
 from shiftlane.kube.revisions import RevisionWriter, revision_manifest, slim_deployment
 from shiftlane.kube.rollouts import StatusWriter, slim_rollout
 from shiftlane.kube.services import ServiceWriter, slim_service
-from shiftlane.registry.ecr import DEFAULT_CONFIG, Ecr
+from shiftlane.registry.ecr import Ecr, default_config
 from shiftlane.registry.gate import ImageGatekeeper
 from shiftlane.registry.oci import OciRegistry
 from tests.e2e.helpers import rollout_manifest
@@ -39,16 +39,19 @@ GROUP, VERSION, PLURAL = "shiftlane.io", "v1alpha1", "rollouts"
 
 
 class CountingApiClient(client.ApiClient):
-    """The real client, recording every request that could change something (dry runs apart)."""
+    """The real client, recording every request that could change something (dry runs apart), and every read."""
 
     def __init__(self) -> None:
         super().__init__()
         self.writes: list[str] = []
         self.dry_runs: list[str] = []
+        self.reads: list[str] = []
 
     def request(self, method, url, query_params=None, *args, **kwargs):  # type: ignore[no-untyped-def]
-        if method not in ("GET", "HEAD"):
-            where = f"{method} {url.split('/namespaces/', 1)[-1].split('/', 1)[-1]}"
+        where = f"{method} {url.split('/namespaces/', 1)[-1].split('/', 1)[-1]}"
+        if method == "GET":
+            self.reads.append(where)
+        elif method != "HEAD":
             (self.dry_runs if ("dryRun", "All") in (query_params or []) else self.writes).append(where)
         return super().request(method, url, query_params, *args, **kwargs)
 
@@ -136,6 +139,43 @@ async def test_each_reconcile_writes_only_what_changed_though_the_watch_lags(api
         deployments = (await observe(api, ns, "web"))[1].deployments
         new = revision_of(rollout["spec"]["template"])
         assert {d["metadata"]["labels"][REVISION_LABEL]: d["spec"]["replicas"] for d in deployments} == {stable: 2, new: 2}
+
+
+async def test_each_reconcile_reads_its_route_once_and_writes_against_that_read(api) -> None:
+    """The route's GET for the observation is the read its patch is checked against: one per reconcile."""
+    route = {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": {"name": "web"},
+        "spec": {"parentRefs": [{"name": "public"}], "rules": [{"backendRefs": [{"name": "web-stable", "port": 8080}]}]},
+    }
+    strategy = {"canary": {"steps": [{"setWeight": 50}, {"pause": {}}], "trafficRouting": {"gatewayAPI": {"httpRoute": "web"}}}}
+    async with fresh_namespace(api, "route-reads") as ns, CountingApiClient() as counting:
+        routes = client.CustomObjectsApi(api)
+        await routes.create_namespaced_custom_object("gateway.networking.k8s.io", "v1", ns, "httproutes", route)
+        await create_rollout(api, ns, "web", strategy, replicas=2)
+        reconciler = Reconciler(RevisionWriter(api), ServiceWriter(api), StatusWriter(api), lambda _, event: None, routes=counting)
+        await settle(reconciler, api, ns, "web", lambda s: s.get("phase") == "Healthy" and s.get("readyReplicas") == 2)
+        await client.CustomObjectsApi(api).patch_namespaced_custom_object(
+            GROUP, VERSION, ns, PLURAL, "web", [{"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": "web:2"}],
+            _content_type="application/json-patch+json",
+        )
+
+        reconciles: list[tuple[list[str], list[str]]] = []  # (reads, writes) of the route in each reconcile
+        deadline = time.monotonic() + 40
+        while (await observe(api, ns, "web"))[0].get("status", {}).get("phase") != "Paused":
+            assert time.monotonic() < deadline, f"the canary step was not reached; route reads and writes: {reconciles}"
+            rollout, children = await observe(api, ns, "web")
+            counting.reads.clear()
+            counting.writes.clear()
+            await reconciler.reconcile((ns, "web"), rollout, children, _no_wake)
+            reconciles.append((list(counting.reads), list(counting.writes)))
+            await asyncio.sleep(0.3)
+
+        assert all(reads == ["GET httproutes/web"] for reads, _ in reconciles), reconciles
+        assert ["PATCH httproutes/web"] in [writes for _, writes in reconciles]  # the 50% was written
+        held = await routes.get_namespaced_custom_object("gateway.networking.k8s.io", "v1", ns, "httproutes", "web")
+        assert [b.get("weight") for b in held["spec"]["rules"][0]["backendRefs"]] == [50, 50]
 
 
 async def test_a_spec_edit_right_after_a_reconcile_is_acted_on_and_a_deleted_rollout_is_forgotten(api) -> None:
@@ -310,7 +350,7 @@ async def test_an_unreachable_ecr_leaves_the_rollout_waiting_on_stable_and_nothi
             _content_type="application/json-patch+json",
         )
         closed = f"http://127.0.0.1:{free_port()}"
-        one_try = DEFAULT_CONFIG.merge(Config(retries={"mode": "adaptive", "max_attempts": 1}, connect_timeout=1))
+        one_try = default_config().merge(Config(retries={"mode": "adaptive", "max_attempts": 1}, connect_timeout=1))
         cut_off = reconciler_for(api, [])
         cut_off.images = ImageGatekeeper(
             Ecr(boto3.Session(region_name="eu-west-1"), one_try), OciRegistry(session))

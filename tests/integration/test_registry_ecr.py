@@ -15,7 +15,7 @@ from prometheus_client import REGISTRY
 
 from shiftlane.api.image_policy import ImagePolicy, ScanPolicy
 from shiftlane.engine.model import Event, ImageGate
-from shiftlane.registry.ecr import DEFAULT_CONFIG, Ecr, Unprotected
+from shiftlane.registry.ecr import Ecr, Unprotected, default_config
 from shiftlane.registry.findings import ScanStatus, Severity
 from shiftlane.registry.gate import ImageGatekeeper
 from shiftlane.registry.inspect import ImageProblem, inspect_images
@@ -31,10 +31,10 @@ from tests.harness.ecr import free_port, push
 ACCOUNT = "123456789012"  # moto's account
 HOST = f"{ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com"
 REPLICA_HOST = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com"
-ONE_TRY = DEFAULT_CONFIG.merge(Config(retries={"mode": "adaptive", "max_attempts": 1}))
+ONE_TRY = default_config().merge(Config(retries={"mode": "adaptive", "max_attempts": 1}))
 
 
-def ecr(region: str = "eu-west-1", config: Config = DEFAULT_CONFIG) -> Ecr:
+def ecr(region: str = "eu-west-1", config: Config | None = None) -> Ecr:
     return Ecr(boto3.Session(region_name=region), config)
 
 
@@ -173,7 +173,7 @@ DIGEST = "sha256:" + "e" * 64
 REF = parse_image("app", f"{HOST}/checkout:1")
 
 
-def stubbed(config: Config = DEFAULT_CONFIG) -> tuple[Ecr, Stubber]:
+def stubbed(config: Config | None = None) -> tuple[Ecr, Stubber]:
     adapter = Ecr(boto3.Session(region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x"), config)
     stubber = Stubber(adapter.client(REF))
     stubber.activate()

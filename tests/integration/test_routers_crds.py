@@ -15,8 +15,7 @@ from kubernetes_asyncio import client
 from shiftlane.api.spec import RequestMatch, TrafficRouting
 from shiftlane.engine.model import RouterState, Traffic
 from shiftlane.traffic import router_for
-from shiftlane.traffic import router as router_module
-from shiftlane.traffic.router import ObjectRef
+from shiftlane.traffic.router import Router, read_routes
 from tests.unit.routers_golden import cases, load
 
 STABLE, CANARY = "aaaaaaaaaa", "bbbbbbbbbb"
@@ -74,6 +73,15 @@ async def test_golden_after_objects_are_valid(api, namespace, router, folder) ->
 # --- round trips -----------------------------------------------------------------------------------
 
 
+async def observed(api: client.ApiClient, router: Router) -> RouterState:
+    return router.read(await read_routes(api, router))
+
+
+async def apply(api: client.ApiClient, router: Router, rollout: dict[str, Any], stable: str, canary: str | None, traffic: Traffic) -> None:
+    """What a reconcile does: write against the objects as just read."""
+    await router.apply(api, await read_routes(api, router), rollout, stable, canary, traffic)
+
+
 async def create(api: client.ApiClient, namespace: str, obj: dict[str, Any]) -> dict[str, Any]:
     group, version, plural = plural_of(obj)
     obj = {**obj, "metadata": {**obj["metadata"], "namespace": namespace}}
@@ -122,23 +130,23 @@ ROUTE = {
 async def test_gateway_api_round_trip_keeps_the_users_edits(api, namespace) -> None:
     router = router_for(TrafficRouting.model_validate({"gatewayAPI": {"httpRoute": "web"}}), namespace, "web")
     rollout: dict[str, Any] = {}
-    assert await router.observe(api, rollout) == RouterState(0, False, 0, (f"HTTPRoute {namespace}/web not found",))
-    await router.apply(api, rollout, STABLE, CANARY, canary_at(30))  # a missing route: no error, nothing made
+    assert await observed(api, router) == RouterState(0, False, 0, (f"HTTPRoute {namespace}/web not found",))
+    await apply(api, router, rollout, STABLE, CANARY, canary_at(30))  # a missing route: no error, nothing made
 
     await create(api, namespace, ROUTE)
-    assert await router.observe(api, rollout) == RouterState(0, False, 0)
-    await router.apply(api, rollout, STABLE, CANARY, canary_at(30))
-    assert await router.observe(api, rollout) == RouterState(30, False, 0)
+    assert await observed(api, router) == RouterState(0, False, 0)
+    await apply(api, router, rollout, STABLE, CANARY, canary_at(30))
+    assert await observed(api, router) == RouterState(30, False, 0)
 
     # Read back with the server's defaults, the object needs no second write.
     version = (await read(api, namespace, ROUTE))["metadata"]["resourceVersion"]
-    await router.apply(api, rollout, STABLE, CANARY, canary_at(30))
+    await apply(api, router, rollout, STABLE, CANARY, canary_at(30))
     assert (await read(api, namespace, ROUTE))["metadata"]["resourceVersion"] == version
 
     # A user (or Argo CD) edits the route between two writes: their edit stays.
     await edit(api, namespace, ROUTE, [{"op": "add", "path": "/spec/hostnames", "value": ["shop.example.com"]}])
-    await router.apply(api, rollout, STABLE, CANARY, canary_at(0, [{"headers": [{"name": "x-beta", "exact": "1"}]}], mirror=20))
-    assert await router.observe(api, rollout) == RouterState(0, True, 20)
+    await apply(api, router, rollout, STABLE, CANARY, canary_at(0, [{"headers": [{"name": "x-beta", "exact": "1"}]}], mirror=20))
+    assert await observed(api, router) == RouterState(0, True, 20)
     held = await read(api, namespace, ROUTE)
     assert held["spec"]["hostnames"] == ["shop.example.com"]
     assert held["metadata"]["labels"] == {"team": "payments"}
@@ -146,31 +154,22 @@ async def test_gateway_api_round_trip_keeps_the_users_edits(api, namespace) -> N
     assert held["spec"]["rules"][1]["filters"][0]["requestHeaderModifier"]["set"] == [{"name": "x-route", "value": "web"}]
 
     # Abort: all back on stable, Shiftlane's rule and mirror gone, the user's rules as they were.
-    await router.apply(api, rollout, STABLE, None, Traffic(weights={STABLE: 100}))
-    assert await router.observe(api, rollout) == RouterState(0, False, 0)
+    await apply(api, router, rollout, STABLE, None, Traffic(weights={STABLE: 100}))
+    assert await observed(api, router) == RouterState(0, False, 0)
     rules = (await read(api, namespace, ROUTE))["spec"]["rules"]
     assert [r.get("name") for r in rules] == [None, None]
     assert [f["type"] for f in rules[0]["filters"]] == ["RequestHeaderModifier"]
     assert rules[1]["backendRefs"] == [{"group": "", "kind": "Service", "name": "assets", "port": 80, "weight": 1}]
 
 
-async def test_a_stale_read_is_retried_not_written_over(api, namespace, monkeypatch) -> None:
-    """The resourceVersion test makes the server refuse a write computed from an old read; the router
-    reads again, so a concurrent user edit survives."""
+async def test_a_stale_read_is_retried_not_written_over(api, namespace) -> None:
+    """The resourceVersion test makes the server refuse a write computed from an old read (the route was
+    edited after the reconcile observed it); the router reads again, so the concurrent user edit survives."""
     await create(api, namespace, ROUTE)
-    stale = await read(api, namespace, ROUTE)
-    await edit(api, namespace, ROUTE, [{"op": "add", "path": "/spec/hostnames", "value": ["late.example.com"]}])
-    real_fetch = router_module.fetch
-    reads: list[ObjectRef] = []
-
-    async def first_read_stale(api_client, ref):
-        reads.append(ref)
-        return copy.deepcopy(stale) if len(reads) == 1 else await real_fetch(api_client, ref)
-
-    monkeypatch.setattr(router_module, "fetch", first_read_stale)
     router = router_for(TrafficRouting.model_validate({"gatewayAPI": {"httpRoute": "web"}}), namespace, "web")
-    await router.apply(api, {}, STABLE, CANARY, canary_at(40))
-    assert len(reads) == 2
+    stale = await read_routes(api, router)
+    await edit(api, namespace, ROUTE, [{"op": "add", "path": "/spec/hostnames", "value": ["late.example.com"]}])
+    await router.apply(api, stale, {}, STABLE, CANARY, canary_at(40))
     held = await read(api, namespace, ROUTE)
     assert held["spec"]["hostnames"] == ["late.example.com"]
     assert [b["weight"] for b in held["spec"]["rules"][0]["backendRefs"]] == [60, 40]
@@ -197,21 +196,21 @@ async def test_istio_subsets_round_trip(api, namespace) -> None:
     routing = TrafficRouting.model_validate({"istio": {"virtualService": {"name": "web"}, "destinationRule": {"name": "web"}}})
     router = router_for(routing, namespace, "web")
     await create(api, namespace, VIRTUAL_SERVICE)
-    problems = (await router.observe(api, {})).problems
+    problems = (await observed(api, router)).problems
     assert problems == (f"DestinationRule {namespace}/web not found",)
     await create(api, namespace, DESTINATION_RULE)
 
-    await router.apply(api, {}, STABLE, CANARY, canary_at(25, [{"headers": [{"name": "x-beta", "exact": "1"}]}], mirror=10))
-    assert await router.observe(api, {}) == RouterState(25, True, 10)
+    await apply(api, router, {}, STABLE, CANARY, canary_at(25, [{"headers": [{"name": "x-beta", "exact": "1"}]}], mirror=10))
+    assert await observed(api, router) == RouterState(25, True, 10)
     rule = await read(api, namespace, DESTINATION_RULE)
     assert [s["labels"] for s in rule["spec"]["subsets"]] == [{"shiftlane.io/revision": STABLE}, {"shiftlane.io/revision": CANARY}]
     assert rule["spec"]["trafficPolicy"] == {"tls": {"mode": "ISTIO_MUTUAL"}}
     version = (await read(api, namespace, VIRTUAL_SERVICE))["metadata"]["resourceVersion"]
-    await router.apply(api, {}, STABLE, CANARY, canary_at(25, [{"headers": [{"name": "x-beta", "exact": "1"}]}], mirror=10))
+    await apply(api, router, {}, STABLE, CANARY, canary_at(25, [{"headers": [{"name": "x-beta", "exact": "1"}]}], mirror=10))
     assert (await read(api, namespace, VIRTUAL_SERVICE))["metadata"]["resourceVersion"] == version
 
-    await router.apply(api, {}, CANARY, None, Traffic(weights={CANARY: 100}))  # promoted: the canary is the new stable
-    assert await router.observe(api, {}) == RouterState(0, False, 0)
+    await apply(api, router, {}, CANARY, None, Traffic(weights={CANARY: 100}))  # promoted: the canary is the new stable
+    assert await observed(api, router) == RouterState(0, False, 0)
     held = await read(api, namespace, VIRTUAL_SERVICE)
     assert [r["name"] for r in held["spec"]["http"]] == ["main"] and held["spec"]["http"][0]["timeout"] == "5s"
     rule = await read(api, namespace, DESTINATION_RULE)
@@ -244,16 +243,16 @@ async def test_nginx_canary_ingress_is_owned_and_follows_the_state(api, namespac
     })
     router = router_for(TrafficRouting.model_validate({"nginx": {"ingress": "web"}}), namespace, "web")
     await create(api, namespace, INGRESS)
-    await router.apply(api, rollout, STABLE, CANARY, canary_at(20))
-    assert await router.observe(api, rollout) == RouterState(20, False, 0)
+    await apply(api, router, rollout, STABLE, CANARY, canary_at(20))
+    assert await observed(api, router) == RouterState(20, False, 0)
     canary = await read(api, namespace, {**INGRESS, "metadata": {"name": "web-canary"}})
     assert canary["metadata"]["ownerReferences"][0]["uid"] == rollout["metadata"]["uid"]
     version = canary["metadata"]["resourceVersion"]
-    await router.apply(api, rollout, STABLE, CANARY, canary_at(20))
+    await apply(api, router, rollout, STABLE, CANARY, canary_at(20))
     assert (await read(api, namespace, canary))["metadata"]["resourceVersion"] == version
 
-    await router.apply(api, rollout, STABLE, CANARY, canary_at(0, [{"headers": [{"name": "x-beta", "exact": "1"}]}]))
-    assert await router.observe(api, rollout) == RouterState(0, True, 0)
-    await router.apply(api, rollout, STABLE, None, Traffic(weights={STABLE: 100}))
-    assert await router.observe(api, rollout) == RouterState(0, False, 0)  # the header annotations are gone
+    await apply(api, router, rollout, STABLE, CANARY, canary_at(0, [{"headers": [{"name": "x-beta", "exact": "1"}]}]))
+    assert await observed(api, router) == RouterState(0, True, 0)
+    await apply(api, router, rollout, STABLE, None, Traffic(weights={STABLE: 100}))
+    assert await observed(api, router) == RouterState(0, False, 0)  # the header annotations are gone
     assert (await read(api, namespace, INGRESS))["metadata"]["annotations"] == INGRESS["metadata"]["annotations"]

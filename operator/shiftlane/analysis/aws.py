@@ -1,18 +1,22 @@
 """The AWS session the providers share: one credential chain (IRSA, Pod Identity, environment, profile),
-resolved once and refreshed by botocore, instead of an STS call per measurement."""
+resolved once and refreshed by botocore, instead of an STS call per measurement.
+
+Everything here blocks and runs in a worker thread, where boto3 is first imported: an operator that
+measures nothing on AWS never loads it."""
 
 from __future__ import annotations
 
 import functools
 import os
 import threading
-
-import boto3
-from botocore.client import BaseClient
-from botocore.config import Config
-from botocore.credentials import ReadOnlyCredentials
+from typing import TYPE_CHECKING
 
 from shiftlane.analysis.measurement import ProviderError
+
+if TYPE_CHECKING:
+    import boto3
+    from botocore.client import BaseClient
+    from botocore.credentials import ReadOnlyCredentials
 
 # boto3 sessions are not thread-safe; what they hand out (clients, credentials) is.
 _lock = threading.Lock()
@@ -20,6 +24,8 @@ _lock = threading.Lock()
 
 @functools.cache
 def _session() -> boto3.Session:
+    import boto3
+
     return boto3.Session()
 
 
@@ -43,6 +49,8 @@ def region(explicit: str | None) -> str:
 def client(service: str, region_name: str | None, timeout: float) -> BaseClient:
     """A client whose retries back off adaptively and whose connect/read waits end within ``timeout``.
     AWS_ENDPOINT_URL, when set, is honoured by botocore itself."""
+    from botocore.config import Config
+
     config = Config(
         retries={"mode": "adaptive", "max_attempts": 3},
         connect_timeout=min(5.0, timeout),

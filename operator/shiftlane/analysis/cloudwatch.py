@@ -11,8 +11,6 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from shiftlane.analysis import aws
 from shiftlane.analysis.measurement import Measurement, ProviderContext, ProviderError
 from shiftlane.api.analysis_providers import CloudWatch, MetricDataQuery
@@ -64,6 +62,9 @@ def request_of(spec: CloudWatch, now: datetime) -> dict[str, Any]:
 
 
 def _values(spec: CloudWatch, timeout: float, now: datetime) -> list[float]:
+    """In a worker thread, where botocore is first imported (see aws)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
     wanted = _result_query(spec).id
     values: list[float] = []
     try:

@@ -5,16 +5,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.exceptions import BotoCoreError
-
 from shiftlane.analysis import aws
 from shiftlane.analysis.measurement import ProviderError
 from shiftlane.api.analysis_providers import SigV4
 
 
 def _sign(sigv4: SigV4, method: str, url: str, body: bytes, headers: Mapping[str, str]) -> dict[str, str]:
+    """In a worker thread, where botocore is first imported (see aws)."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.exceptions import BotoCoreError
+
     request = AWSRequest(method=method, url=url, data=body, headers=dict(headers))
     try:
         SigV4Auth(aws.credentials(), sigv4.service, aws.region(sigv4.region)).add_auth(request)

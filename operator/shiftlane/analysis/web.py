@@ -7,10 +7,8 @@ None (inconclusive). The whole document when jsonPath is unset.
 
 from __future__ import annotations
 
-from typing import Any
-
-import jsonpath
-from jsonpath.exceptions import JSONPathError
+import asyncio
+from typing import TYPE_CHECKING, Any
 
 from shiftlane.analysis.http import send, shown, tls_setting
 from shiftlane.analysis.measurement import Measurement, ProviderContext, ProviderError
@@ -18,16 +16,27 @@ from shiftlane.analysis.secrets import secret_value
 from shiftlane.api.analysis_providers import Web
 from shiftlane.api.durations import seconds_of
 
+if TYPE_CHECKING:
+    from jsonpath import CompoundJSONPath, JSONPath
+
 
 def query_of(spec: Web) -> str:
     return f"{spec.method} {shown(spec.url)} {spec.json_path}"
 
 
-async def measure(spec: Web, context: ProviderContext) -> Measurement:
+def _compiled(json_path: str) -> JSONPath | CompoundJSONPath:
+    """In a worker thread: the first call imports the JSONPath library, which only this provider needs."""
+    import jsonpath
+    from jsonpath.exceptions import JSONPathError
+
     try:
-        path = jsonpath.compile(spec.json_path)
+        return jsonpath.compile(json_path)
     except JSONPathError as error:
-        raise ProviderError(f"jsonPath {spec.json_path!r} is not a JSONPath: {error}") from None
+        raise ProviderError(f"jsonPath {json_path!r} is not a JSONPath: {error}") from None
+
+
+async def measure(spec: Web, context: ProviderContext) -> Measurement:
+    path = await asyncio.to_thread(_compiled, spec.json_path)
     headers = {"Accept": "application/json"}
     if spec.body is not None:
         headers["Content-Type"] = "application/json"

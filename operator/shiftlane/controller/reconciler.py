@@ -39,7 +39,7 @@ from shiftlane.registry.pinning import pinned_template
 from shiftlane.registry.pull_secret_keeper import PullSecretKeeper
 from shiftlane.registry.stable_tag import StableTagger
 from shiftlane.traffic import ROUTERS, router_for
-from shiftlane.traffic.router import Router, RouterError, wanted
+from shiftlane.traffic.router import RouteObjects, Router, RouterError, read_routes, wanted
 
 log = logging.getLogger(__name__)
 
@@ -256,7 +256,7 @@ class Reconciler:
             await self._write_invalid(rollout, str(error))
             return
         now = self.clock()
-        observation, services, deployments = await self._observe(key, rollout, spec, status, children, workload, now)
+        observation, services, deployments, routes = await self._observe(key, rollout, spec, status, children, workload, now)
         # Measurements and webhook answers due now go into the status the engine reads: its verdicts
         # come from there, and a restarted operator finds them there.
         if self.analysis is not None:
@@ -278,7 +278,7 @@ class Reconciler:
         decision = interpret(spec, status, observation, now)
         decision = await self._track_checks(key, decision, children, now)
         try:
-            await self._apply(key, rollout, spec, status, decision, observation, services, deployments)
+            await self._apply(key, rollout, spec, status, decision, observation, services, deployments, routes)
         except (client.ApiException, RouterError) as error:
             if isinstance(error, client.ApiException) and not refused(error):
                 raise
@@ -325,7 +325,9 @@ class Reconciler:
     async def _observe(
         self, key: Key, rollout: dict[str, Any], spec: RolloutSpec, status: RolloutStatus, children: Children,
         workload: dict[str, Any] | None, now: float,
-    ) -> tuple[Observation, dict[str, ServiceView], dict[str, dict[str, Any]]]:
+    ) -> tuple[Observation, dict[str, ServiceView], dict[str, dict[str, Any]], RouteObjects]:
+        """The observation, and what was read for it that the apply writes against: the Services and
+        Deployments (watched, with our own later writes) and the route objects (read once, here)."""
         namespace, name = key
         written = self._written.setdefault(key, Written())
         indexed = {d["metadata"]["labels"][REVISION_LABEL]: d for d in children.deployments}
@@ -349,7 +351,7 @@ class Reconciler:
         if spec.template is None:  # workloadRef names a Deployment that does not exist: nothing to run
             missing.insert(0, f"Deployment {namespace}/{spec.workload_ref.name}")
             return Observation(generation, "", revisions, command=status.command, service_revisions=service_revisions,
-                               missing=tuple(missing)), services, deployments
+                               missing=tuple(missing)), services, deployments, {}
         template_revision = revision_of(rollout["spec"]["template"])
         template_error = None
         if template_revision not in revisions:
@@ -370,9 +372,10 @@ class Reconciler:
             ask = template_revision not in revisions  # once, as the rollout starts; remembered while it runs
             rollback_missing = await self._rollback_image_missing(key, status.stable_revision, template_revision, ask)
         router = self._router(key, spec, rollout)
-        router_state = None
+        router_state, routes = None, {}
         if router is not None:
-            router_state = replace(await router.observe(self.routes, rollout), objects=tuple(map(str, router.objects())))
+            routes = await read_routes(self.routes, router)
+            router_state = replace(router.read(routes), objects=tuple(map(str, router.objects())))
         observation = Observation(
             generation=generation,
             template_revision=template_revision,
@@ -388,7 +391,7 @@ class Reconciler:
             image_check=image_check,
             rollback_image_missing=rollback_missing,
         )
-        return observation, services, deployments
+        return observation, services, deployments, routes
 
     async def _image_verdict(self, key: Key, rollout: dict[str, Any], policy: ImagePolicy, revision: str, now: float) -> ImageVerdict:
         generation = rollout["metadata"].get("generation", 0)
@@ -450,7 +453,7 @@ class Reconciler:
 
     async def _apply(
         self, key: Key, rollout, spec: RolloutSpec, previous: RolloutStatus, decision: Decision, observation: Observation,
-        services: dict[str, ServiceView], deployments: dict[str, dict[str, Any]],
+        services: dict[str, ServiceView], deployments: dict[str, dict[str, Any]], routes: RouteObjects,
     ) -> None:
         namespace, name = key
         written = self._written[key]
@@ -484,7 +487,7 @@ class Reconciler:
                 want = wanted(stable, decision.traffic.canary, decision.traffic)
                 if observation.router and (found := drift.route(observation.router.objects, observation.router, previous, want)):
                     self.emit(rollout, found)
-                await router.apply(self.routes, rollout, stable, decision.traffic.canary, decision.traffic)
+                await router.apply(self.routes, routes, rollout, stable, decision.traffic.canary, decision.traffic)
         for revision, replicas in decision.replicas.items():
             current = observation.revisions.get(revision)
             if current is None:

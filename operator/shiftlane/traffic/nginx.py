@@ -6,7 +6,6 @@ only read. ingress-nginx routes a cookie match only for the value `always`, and 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +16,7 @@ from shiftlane.engine.model import RouterState, Traffic
 from shiftlane.kube.labels import FIELD_MANAGER, ROLLOUT_LABEL, owner_reference
 from shiftlane.traffic.alb import backend_service, ingress_ref
 from shiftlane.traffic.matches import value_regex
-from shiftlane.traffic.router import Backends, ObjectRef, RouterError, Wanted, count, edited, fetch, missing, wanted
+from shiftlane.traffic.router import Backends, ObjectRef, RouteObjects, RouterError, Wanted, count, edited, missing, wanted
 
 APPLY = "application/apply-patch+yaml"
 # The suffixes of ingress-nginx's canary annotations Shiftlane owns on the generated Ingress.
@@ -48,7 +47,7 @@ class NginxRouter:
                 rules.append({**rule, "http": {"paths": paths}})
         return rules
 
-    def read(self, current: Mapping[ObjectRef, dict[str, Any] | None]) -> RouterState:
+    def read(self, current: RouteObjects) -> RouterState:
         ingress = current.get(self.user)
         if ingress is None:
             return missing(self.user)
@@ -82,7 +81,7 @@ class NginxRouter:
             annotations[self._key("canary-by-cookie")] = cookies[0].name
         return annotations
 
-    def translate(self, current: Mapping[ObjectRef, dict[str, Any] | None], want: Wanted, rollout: dict[str, Any]) -> dict[ObjectRef, dict[str, Any]]:
+    def translate(self, current: RouteObjects, want: Wanted, rollout: dict[str, Any]) -> dict[ObjectRef, dict[str, Any]]:
         """The canary Ingress as Shiftlane applies it; nothing while the user's Ingress is missing."""
         ingress = current.get(self.user)
         if ingress is None:
@@ -120,16 +119,13 @@ class NginxRouter:
             and spec.get("ingressClassName") == manifest["spec"].get("ingressClassName")
         )
 
-    async def observe(self, api: client.ApiClient, rollout: dict[str, Any]) -> RouterState:
-        return self.read({ref: await fetch(api, ref) for ref in self.objects()})
-
-    async def apply(self, api: client.ApiClient, rollout: dict[str, Any], stable: str, canary: str | None, traffic: Traffic) -> None:
-        current = {ref: await fetch(api, ref) for ref in self.objects()}
+    async def apply(self, api: client.ApiClient, current: RouteObjects, rollout: dict[str, Any], stable: str, canary: str | None,
+                    traffic: Traffic) -> None:
         manifest = self.translate(current, wanted(stable, canary, traffic), rollout).get(self.canary)
         if manifest is None:
             count(self.kind, "missing")  # the user's Ingress: there is nothing to copy the paths from
             return
-        if self._holds(current[self.canary], manifest):
+        if self._holds(current.get(self.canary), manifest):
             count(self.kind, "unchanged")
             return
         try:

@@ -2,9 +2,10 @@
 back what they hold (DESIGN.md: Routers).
 
 Each router module is a pure translation (user object + wanted state -> edited object; object ->
-RouterState) plus the shared I/O here: read the object, and write back only the paths Shiftlane
-manages with a JSON patch guarded by a `test` of the resourceVersion, so a concurrent edit by the user
-or a GitOps tool is never overwritten (the patch fails, and the next attempt starts from their edit).
+RouterState) plus the shared I/O here: read the objects once per reconcile (the observation), and write
+back, against that same read, only the paths Shiftlane manages with a JSON patch guarded by a `test` of
+the resourceVersion read, so a concurrent edit by the user or a GitOps tool is never overwritten (the
+patch fails, and the next attempt starts from their edit).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from shiftlane.engine.model import RouterState, Traffic
 from shiftlane.kube.labels import service_name
 
 JSON_PATCH = "application/json-patch+json"
-# A stale resourceVersion makes the patch fail; each attempt rereads, so this bounds a write race only.
+# A stale resourceVersion makes the patch fail; each further attempt rereads, so this bounds a write race only.
 ATTEMPTS = 3
 
 
@@ -113,6 +114,10 @@ class Managed(Protocol):
     def edit(self, obj: dict[str, Any], want: Wanted) -> dict[str, Any]: ...
 
 
+# A router's objects as one read returned them; None where the object does not exist.
+RouteObjects = Mapping[ObjectRef, dict[str, Any] | None]
+
+
 class Router(Protocol):
     kind: str  # the trafficRouting key: "gatewayAPI", "istio", ...
 
@@ -121,13 +126,13 @@ class Router(Protocol):
         ...
 
     # The pure part: the objects as read (None: missing) -> the state they hold / the objects to write.
-    def read(self, current: Mapping[ObjectRef, dict[str, Any] | None]) -> RouterState: ...
+    def read(self, current: RouteObjects) -> RouterState: ...
 
-    def translate(self, current: Mapping[ObjectRef, dict[str, Any] | None], want: Wanted, rollout: dict[str, Any]) -> dict[ObjectRef, dict[str, Any]]: ...
+    def translate(self, current: RouteObjects, want: Wanted, rollout: dict[str, Any]) -> dict[ObjectRef, dict[str, Any]]: ...
 
-    async def observe(self, api: client.ApiClient, rollout: dict[str, Any]) -> RouterState: ...
-
-    async def apply(self, api: client.ApiClient, rollout: dict[str, Any], stable: str, canary: str | None, traffic: Traffic) -> None: ...
+    # Writes the wanted state against the objects as `read_routes` returned them: no second read.
+    async def apply(self, api: client.ApiClient, current: RouteObjects, rollout: dict[str, Any], stable: str, canary: str | None,
+                    traffic: Traffic) -> None: ...
 
 
 def missing(ref: ObjectRef) -> RouterState:
@@ -222,16 +227,21 @@ async def fetch(api: client.ApiClient, ref: ObjectRef) -> dict[str, Any] | None:
         raise
 
 
+async def read_routes(api: client.ApiClient, router: Router) -> dict[ObjectRef, dict[str, Any] | None]:
+    """One GET of each of the router's objects: a reconcile observes them and then writes against this read."""
+    return {ref: await fetch(api, ref) for ref in router.objects()}
+
+
 def count(router: str, outcome: str) -> None:
     """One write decision on a router's object (shiftlane_router_updates_total)."""
     metrics.ROUTER_UPDATES.labels(router, outcome).inc()
 
 
-async def patch_managed(api: client.ApiClient, router: str, managed: Managed, want: Wanted) -> None:
-    """Write the managed paths of one object when they differ; a missing object is left to observe."""
+async def patch_managed(api: client.ApiClient, router: str, managed: Managed, current: dict[str, Any] | None, want: Wanted) -> None:
+    """Write the managed paths of one object, as read (`current`), when they differ; a missing object is
+    left to observe. The patch holds only while the object is still at the version read."""
     ref = managed.ref
     objects = client.CustomObjectsApi(api)
-    current = await fetch(api, ref)
     for attempt in range(ATTEMPTS):
         if current is None:
             count(router, "missing")
@@ -270,17 +280,15 @@ class PatchRouter:
     def objects(self) -> list[ObjectRef]:
         return [m.ref for m in self.managed]
 
-    def read(self, current: Mapping[ObjectRef, dict[str, Any] | None]) -> RouterState:
+    def read(self, current: RouteObjects) -> RouterState:
         return combine([(m, missing(m.ref) if current.get(m.ref) is None else m.read(current[m.ref])) for m in self.managed])
 
-    def translate(self, current: Mapping[ObjectRef, dict[str, Any] | None], want: Wanted, rollout: dict[str, Any]) -> dict[ObjectRef, dict[str, Any]]:
+    def translate(self, current: RouteObjects, want: Wanted, rollout: dict[str, Any]) -> dict[ObjectRef, dict[str, Any]]:
         """The objects as apply leaves them (a missing one stays missing)."""
         return {m.ref: edit(m, obj, want) for m in self.managed if (obj := current.get(m.ref)) is not None}
 
-    async def observe(self, api: client.ApiClient, rollout: dict[str, Any]) -> RouterState:
-        return self.read({m.ref: await fetch(api, m.ref) for m in self.managed})
-
-    async def apply(self, api: client.ApiClient, rollout: dict[str, Any], stable: str, canary: str | None, traffic: Traffic) -> None:
+    async def apply(self, api: client.ApiClient, current: RouteObjects, rollout: dict[str, Any], stable: str, canary: str | None,
+                    traffic: Traffic) -> None:
         want = wanted(stable, canary, traffic)
         for m in self.managed:
-            await patch_managed(api, self.kind, m, want)
+            await patch_managed(api, self.kind, m, current.get(m.ref), want)
