@@ -20,13 +20,14 @@ from shiftlane.api.crd import GROUP, PLURAL, VERSION
 from shiftlane.controller.analysis import AnalysisRunner, check_template, templates_named
 from shiftlane.controller.no_diffbase import NoDiffBaseStorage
 from shiftlane.controller.reconciler import Children, Key, Reconciler
-from shiftlane.controller.seen_revisions import SeenRevisions
+from shiftlane.controller.seen_revisions import Seen, deployment_reads, replica_set_reads
 from shiftlane.controller.specs import ParsedSpecs
 from shiftlane.controller.webhooks import WebhookCaller
 from shiftlane.engine.steps import TemplateName
 from shiftlane.engine.model import Event
 from shiftlane.kube.client import api_client
 from shiftlane.kube.labels import REVISION_LABEL, ROLLOUT_LABEL, named_services, revision_name, rollouts_for_service, service_names
+from shiftlane.kube.replica_sets import ReplicaSetView, slim_replica_set
 from shiftlane.kube.revisions import RevisionWriter, slim_deployment
 from shiftlane.kube.rollouts import StatusWriter, slim_rollout
 from shiftlane.kube.secrets import SecretStore
@@ -52,6 +53,7 @@ class Indexes:
 
     rollouts: kopf.Index[Key, dict[str, Any]]
     revisions: kopf.Index[Key, dict[str, Any]]
+    replica_sets: kopf.Index[Key, ReplicaSetView]  # the revision Deployments' ReplicaSets, by (namespace, rollout)
     services: kopf.Index[Key, ServiceView]  # every Service, by (namespace, name)
     terminating: kopf.Index[Key, str]  # (namespace, rollout) -> the revision of each pod being deleted
     templates: kopf.Index[Key, dict[str, Any]]  # AnalysisTemplates by (namespace, name)
@@ -69,7 +71,8 @@ class _Operator:
 
     reconciler: Reconciler | None = None
     specs = ParsedSpecs()  # shared by the references index and the reconciler
-    seen_revisions = SeenRevisions()
+    seen_revisions = Seen(deployment_reads)
+    seen_replica_sets = Seen(replica_set_reads)
     templates: TemplateStatusWriter | None = None
     indexes: Indexes | None = None
     registry = RegistrySettings()  # set by run_operator before kopf starts
@@ -93,10 +96,11 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.watching.client_timeout = 330
     settings.scanning.disabled = True
     settings.persistence.diffbase_storage = NoDiffBaseStorage()
-    # Only our own pods and Deployments are sent to us at all (Services are not filtered: one someone
-    # else made under a name we want must be seen).
+    # Only our own pods, Deployments and ReplicaSets are sent to us at all (Services are not filtered:
+    # one someone else made under a name we want must be seen).
     settings.watching.label_selectors["v1", "pods"] = ROLLOUT_LABEL
     settings.watching.label_selectors["apps", "deployments"] = ROLLOUT_LABEL
+    settings.watching.label_selectors["apps", "replicasets"] = f"{ROLLOUT_LABEL},{REVISION_LABEL}"
     # kopf waits this long for more events of one object before handling; the default 0.1 s would
     # be most of the 0.2 s step budget, and reconciles are level-triggered anyway.
     settings.batching.batch_window = 0.01
@@ -158,6 +162,13 @@ def _template_reference(ref: TemplateName, namespace: str) -> Reference:
 @kopf.index("apps", "v1", "deployments", labels={ROLLOUT_LABEL: kopf.PRESENT, REVISION_LABEL: kopf.PRESENT})
 async def shiftlane_revisions(body: kopf.Body, namespace: str, labels: kopf.Labels, **_: Any) -> dict[Key, dict[str, Any]]:
     return {(namespace, labels[ROLLOUT_LABEL]): slim_deployment(_plain(body))}
+
+
+# The ReplicaSets of revision Deployments (which copy the revision's pod labels): their counts reach us
+# before the controller-manager copies them into the Deployment's status.
+@kopf.index("apps", "v1", "replicasets", labels={ROLLOUT_LABEL: kopf.PRESENT, REVISION_LABEL: kopf.PRESENT})
+async def shiftlane_replica_sets(body: kopf.Body, namespace: str, labels: kopf.Labels, **_: Any) -> dict[Key, ReplicaSetView]:
+    return {(namespace, labels[ROLLOUT_LABEL]): slim_replica_set(_plain(body))}
 
 
 # Adopted Deployments carry the Rollout label (so the filtered watch delivers them) but no revision.
@@ -225,6 +236,12 @@ async def revision_changed(body: kopf.Body, namespace: str, labels: kopf.Labels,
         await _reconcile((namespace, labels[ROLLOUT_LABEL]), kwargs)
 
 
+@kopf.on.event("apps", "v1", "replicasets", labels={ROLLOUT_LABEL: kopf.PRESENT, REVISION_LABEL: kopf.PRESENT})
+async def replica_set_changed(body: kopf.Body, namespace: str, labels: kopf.Labels, type: str | None, **kwargs: Any) -> None:
+    if state.seen_replica_sets.changed(namespace, _plain(body), deleted=type == "DELETED"):
+        await _reconcile((namespace, labels[ROLLOUT_LABEL]), kwargs)
+
+
 @kopf.on.event("apps", "v1", "deployments", labels={ROLLOUT_LABEL: kopf.PRESENT, REVISION_LABEL: kopf.ABSENT})
 async def workload_changed(namespace: str, name: str, **kwargs: Any) -> None:
     """An adopted Deployment changed: its template (a new revision) or its pods (how far to scale it down)."""
@@ -280,7 +297,8 @@ async def pod_terminating(namespace: str, labels: kopf.Labels, **kwargs: Any) ->
 
 async def _reconcile(key: Key, kwargs: dict[str, Any]) -> None:
     state.indexes = Indexes(
-        kwargs["shiftlane_rollouts"], kwargs["shiftlane_revisions"], kwargs["shiftlane_services"], kwargs["shiftlane_terminating"],
+        kwargs["shiftlane_rollouts"], kwargs["shiftlane_revisions"], kwargs["shiftlane_replica_sets"],
+        kwargs["shiftlane_services"], kwargs["shiftlane_terminating"],
         kwargs["shiftlane_templates"], kwargs["shiftlane_cluster_templates"],
         kwargs["shiftlane_workloads"], kwargs["shiftlane_references"],
     )
@@ -297,6 +315,7 @@ async def reconcile_key(key: Key) -> None:
     workload = ((rollout or {}).get("spec") or {}).get("workloadRef") or {}
     children = Children(
         deployments=list(indexes.revisions.get(key, [])),
+        replica_sets=list(indexes.replica_sets.get(key, [])),
         services={svc: view for svc in names for view in indexes.services.get((namespace, svc), [])},
         terminating=Counter(indexes.terminating.get(key, [])),
         templates=indexes.template,
