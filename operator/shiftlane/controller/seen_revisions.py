@@ -47,4 +47,3 @@ def replica_set_reads(body: dict[str, Any]) -> ReplicaSetView:
     # that alone, with its counts as seen, can only make counts usable that the Deployment's next status
     # (which the controller-manager writes after any ReplicaSet change) carries anyway.
     return replace(slim_replica_set(body), resource_version=0)
-

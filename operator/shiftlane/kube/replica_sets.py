@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from shiftlane.kube.labels import resource_version
+from shiftlane.kube.labels import controller_uid, resource_version
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,9 +37,8 @@ class ReplicaSetView:
 
 def slim_replica_set(replica_set: dict[str, Any]) -> ReplicaSetView:
     meta, spec, status = replica_set["metadata"], replica_set.get("spec") or {}, replica_set.get("status") or {}
-    owner = next((o for o in meta.get("ownerReferences") or [] if o.get("controller") and o.get("kind") == "Deployment"), {})
     return ReplicaSetView(
-        owner_uid=owner.get("uid"),
+        owner_uid=controller_uid(meta),
         resource_version=resource_version(replica_set),
         generation=meta.get("generation", 0),
         observed_generation=status.get("observedGeneration", 0),
