@@ -41,6 +41,7 @@ NAMESPACED_PERMISSIONS = {
     *(("apps", "deployments", v) for v in ("get", "list", "watch", "create", "patch", "delete")),
     *(("", "services", v) for v in ("list", "watch", "create", "patch")),
     *(("", "pods", v) for v in ("list", "watch")),
+    *(("apps", "replicasets", v) for v in ("list", "watch")),
     ("", "events", "create"),
     *(("shiftlane.io", "analysistemplates", v) for v in ("list", "watch")),
     ("shiftlane.io", "analysistemplates/status", "patch"),

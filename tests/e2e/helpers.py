@@ -268,10 +268,14 @@ class ListWatch:
             if entry is not None:
                 self.events.append((event.get("type", ""), *entry))
 
+    def changes(self) -> list[tuple[str, str, Any]]:
+        """(type, key, value) of each change, in order."""
+        return list(self.events)
+
     def states(self) -> list[dict[str, Any]]:
         current: dict[str, Any] = {}
         out = []
-        for kind, key, value in list(self.events):
+        for kind, key, value in self.changes():
             if kind == "DELETED":
                 current.pop(key, None)
             else:
@@ -297,22 +301,85 @@ class ListWatch:
         self.stop()
 
 
+def _version(obj: dict[str, Any]) -> int:
+    return int((obj.get("metadata") or {}).get("resourceVersion") or 0)
+
+
+class ReplicaSetWatch(ListWatch):
+    """ReplicaSet -> (resourceVersion, revision, its pod counts) after each change of the Rollout's ReplicaSets."""
+
+    resource = "replicasets"
+
+    def entry(self, obj: dict[str, Any]) -> tuple[str, Any] | None:
+        meta, status = obj.get("metadata") or {}, obj.get("status") or {}
+        revision = (meta.get("labels") or {}).get(REVISION_LABEL)
+        counts = {"status_replicas": status.get("replicas", 0), "ready": status.get("readyReplicas", 0),
+                  "available": status.get("availableReplicas", 0)}
+        return (meta["name"], (_version(obj), revision, counts)) if revision else None
+
+
 class DeploymentWatch(ListWatch):
-    """Revision -> deployment_state after each change of the Rollout's Deployments."""
+    """Revision -> deployment_state after each change of the Rollout's Deployments or their ReplicaSets, in
+    the API server's commit order (resourceVersion): replicas as each Deployment is told, pod counts summed
+    over its ReplicaSets once one is seen. The controller-manager copies those into the Deployment's status
+    only later, and the operator may act on them first: judging by the copy would see pods still there."""
 
     resource = "deployments"
 
+    def __init__(self, namespace: str, rollout: str | None):
+        super().__init__(namespace, rollout)
+        self.replica_sets = ReplicaSetWatch(namespace, rollout)
+
     def entry(self, obj: dict[str, Any]) -> tuple[str, Any] | None:
         revision = ((obj.get("metadata") or {}).get("labels") or {}).get(REVISION_LABEL)
-        return (revision, deployment_state(obj)) if revision else None
+        return (revision, (_version(obj), deployment_state(obj))) if revision else None
+
+    def changes(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """(type, revision, its state) for each change of either kind, in commit order."""
+        merged = sorted([(rv, "Deployment", kind, rev, state) for kind, rev, (rv, state) in list(self.events)]
+                        + [(rv, "ReplicaSet", kind, rs, (rev, counts)) for kind, rs, (rv, rev, counts) in list(self.replica_sets.events)],
+                        key=lambda change: change[0])
+        deployments: dict[str, dict[str, Any]] = {}
+        replica_sets: dict[str, tuple[str, dict[str, int]]] = {}
+        out = []
+        for _, resource, kind, key, value in merged:
+            if resource == "Deployment":
+                revision = key
+                if kind == "DELETED":
+                    deployments.pop(revision, None)
+                    out.append((kind, revision, {}))
+                    continue
+                deployments[revision] = value
+            else:
+                revision = value[0]
+                if kind == "DELETED":
+                    replica_sets.pop(key, None)
+                else:
+                    replica_sets[key] = value
+            if revision not in deployments:
+                continue
+            state = dict(deployments[revision])
+            owned = [counts for rev, counts in replica_sets.values() if rev == revision]
+            if owned:
+                state.update({field: sum(c[field] for c in owned) for field in ("status_replicas", "ready", "available")})
+            out.append(("MODIFIED" if resource == "ReplicaSet" else kind, revision, state))
+        return out
 
     def values(self, revision: str, key: str = "replicas") -> list[int]:
         """The distinct successive values of one field of one revision."""
         out: list[int] = []
-        for _, rev, state in list(self.events):
-            if rev == revision and (not out or out[-1] != state[key]):
+        for kind, rev, state in self.changes():
+            if rev == revision and kind != "DELETED" and (not out or out[-1] != state[key]):
                 out.append(state[key])
         return out
+
+    def wait_started(self, timeout: float = 10) -> None:
+        super().wait_started(timeout)
+        self.replica_sets.wait_started(timeout)
+
+    def stop(self) -> None:
+        super().stop()
+        self.replica_sets.stop()
 
 
 class PodWatch(ListWatch):

@@ -1,8 +1,11 @@
 """The invariant watcher: the safety rules of DESIGN.md checked against the cluster as it changes.
 
-It follows Rollouts, their revision Deployments and Services, and the route objects (HTTPRoute,
-GRPCRoute, TraefikService, VirtualService, Ingress) through harness.cluster_watch, in the API
-server's commit order, and records a Violation when a rule breaks. The rules, precisely:
+It follows Rollouts, their revision Deployments, ReplicaSets and Services, and the route objects
+(HTTPRoute, GRPCRoute, TraefikService, VirtualService, Ingress) through harness.cluster_watch, in the
+API server's commit order, and records a Violation when a rule breaks. A revision's ready and
+available pods are its ReplicaSets' (the controller-manager copies them into the Deployment's status
+only later, and the operator may act on them first); its replicas are the Deployment's. The rules,
+precisely:
 
 - `traffic-without-ready-pods`: a revision is sent traffic while it has no ready pod and another
   revision of the Rollout has one, for longer than GRACE seconds (the operator needs a moment to see
@@ -43,7 +46,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -64,6 +67,7 @@ PAUSE_TOLERANCE = 1.5  # seconds: the operator's clock against ours, and its tim
 RESOURCES = [
     Resource("Rollout", "/apis/shiftlane.io/v1alpha1/rollouts"),
     Resource("Deployment", "/apis/apps/v1/deployments", ROLLOUT_LABEL),
+    Resource("ReplicaSet", "/apis/apps/v1/replicasets", ROLLOUT_LABEL),
     Resource("Service", "/api/v1/services", ROLLOUT_LABEL),
     Resource("HTTPRoute", "/apis/gateway.networking.k8s.io/v1/httproutes"),
     Resource("GRPCRoute", "/apis/gateway.networking.k8s.io/v1/grpcroutes"),
@@ -95,9 +99,10 @@ class Revision:
     available: int
 
 
-def _revision(obj: dict[str, Any]) -> Revision:
+def _counts(obj: dict[str, Any]) -> tuple[int, int]:
+    """(ready, available) as a Deployment's or ReplicaSet's status says."""
     status = obj.get("status") or {}
-    return Revision((obj.get("spec") or {}).get("replicas", 0), status.get("readyReplicas", 0), status.get("availableReplicas", 0))
+    return status.get("readyReplicas", 0), status.get("availableReplicas", 0)
 
 
 def _replicas_owned_by_operator(obj: dict[str, Any]) -> bool:
@@ -238,6 +243,8 @@ class InvariantWatcher:
         self.rollouts: dict[tuple[str, str], RolloutView] = {}
         self.services: dict[tuple[str, str], tuple[str, str, str | None]] = {}  # (ns, name) -> (rollout, suffix, revision)
         self.routes: dict[tuple[str, str, str], dict[str, Any]] = {}  # (kind, ns, name) -> object
+        # (ns, rollout, revision) -> ReplicaSet name -> its (ready, available)
+        self.replica_sets: dict[tuple[str, str, str], dict[str, tuple[int, int]]] = {}
         self.violations: list[Violation] = []
         self.forgotten: set[str] = set()
         self.hands: dict[str, int] = {}  # namespace -> open by_hand windows
@@ -280,6 +287,8 @@ class InvariantWatcher:
             self.forgotten.add(namespace)
             for key in [k for k in self.rollouts if k[0] == namespace]:
                 del self.rollouts[key]
+            for key in [k for k in self.replica_sets if k[0] == namespace]:
+                del self.replica_sets[key]
 
     @contextmanager
     def by_hand(self, namespace: str) -> Iterator[None]:
@@ -314,7 +323,8 @@ class InvariantWatcher:
         if change.namespace in self.forgotten:
             return
         with self._lock:
-            handler = {"Rollout": self._rollout, "Deployment": self._deployment, "Service": self._service}.get(change.kind, self._route)
+            handler = {"Rollout": self._rollout, "Deployment": self._deployment, "ReplicaSet": self._replica_set,
+                       "Service": self._service}.get(change.kind, self._route)
             for key in handler(change):
                 if (view := self.rollouts.get(key)) is not None:
                     self._judge_state(key, view)
@@ -353,12 +363,38 @@ class InvariantWatcher:
             view.revisions.pop(revision, None)
             return [key]
         before = view.revisions.get(revision)
-        after = _revision(change.obj)
+        ready, available = self._pods(key, revision) or _counts(change.obj)
+        after = Revision((change.obj.get("spec") or {}).get("replicas", 0), ready, available)
         view.revisions[revision] = after
         if before is not None and after.spec_replicas < before.spec_replicas and _replicas_owned_by_operator(change.obj):
             self._judge_reduction(key, view, revision, before, after)
         self._judge_scaled_up(key, view)
         return [key]
+
+    def _replica_set(self, change: Change) -> list[tuple[str, str]]:
+        labels = change.obj["metadata"].get("labels") or {}
+        key = (change.namespace, labels.get(ROLLOUT_LABEL, ""))
+        revision = labels.get(REVISION_LABEL)
+        if revision is None:
+            return []
+        owned = self.replica_sets.setdefault((*key, revision), {})
+        if change.type == "DELETED":
+            owned.pop(change.name, None)
+        else:
+            owned[change.name] = _counts(change.obj)
+        view = self.rollouts.get(key)
+        if view is None or revision not in view.revisions:
+            return []
+        ready, available = self._pods(key, revision) or (0, 0)
+        view.revisions[revision] = replace(view.revisions[revision], ready=ready, available=available)
+        return [key]
+
+    def _pods(self, key: tuple[str, str], revision: str) -> tuple[int, int] | None:
+        """(ready, available) over the revision's ReplicaSets; None before any is seen."""
+        owned = self.replica_sets.get((*key, revision))
+        if not owned:
+            return None
+        return sum(ready for ready, _ in owned.values()), sum(available for _, available in owned.values())
 
     def _service(self, change: Change) -> list[tuple[str, str]]:
         meta = change.obj["metadata"]

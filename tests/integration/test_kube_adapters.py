@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 
 import pytest
 from kubernetes_asyncio import client
 
 from shiftlane.api.status import Command, Phase, RolloutStatus
 from shiftlane.kube.labels import REVISION_LABEL, ROLLOUT_LABEL
-from shiftlane.kube.revisions import RevisionWriter, observe_revision, revision_manifest
+from shiftlane.kube.replica_sets import revision_counts, slim_replica_set
+from shiftlane.kube.revisions import RevisionWriter, observe_revision, revision_manifest, slim_deployment
 from shiftlane.kube.rollouts import StatusWriter, status_document
 from shiftlane.kube.services import ServiceWriter, differs, service_manifest, service_ports, slim_service
 from tests.integration.cluster import create_rollout, fresh_namespace
@@ -41,6 +44,33 @@ async def test_revision_is_created_owned_and_scaled(api, rollout) -> None:
 
     await writer.delete(namespace, "web-abc123")
     await writer.delete(namespace, "web-abc123")  # already gone is fine
+
+
+async def test_a_revisions_replica_set_is_its_own_and_never_counts_more_than_its_pods(api, rollout) -> None:
+    """The controller-manager's ReplicaSet carries what the readiness rule needs (our labels, the
+    Deployment's uid as controller), and the counts chosen never exceed the pods that are ready."""
+    namespace = rollout["metadata"]["namespace"]
+    apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
+    writer = RevisionWriter(api)
+    created = await writer.create(revision_manifest(rollout, "abc123", 1, 2))
+    selector = f"{ROLLOUT_LABEL},{REVISION_LABEL}"  # the operator's ReplicaSet watch
+    deadline = time.monotonic() + 60
+    for replicas in (2, 3):
+        await writer.scale(namespace, "web-abc123", replicas)
+        while True:
+            assert time.monotonic() < deadline, "the revision's pods did not become ready"
+            deployment = slim_deployment(await (await apps.read_namespaced_deployment("web-abc123", namespace, _preload_content=False)).json())
+            listed = (await (await apps.list_namespaced_replica_set(namespace, label_selector=selector, _preload_content=False)).json())["items"]
+            views = [slim_replica_set(rs) for rs in listed]
+            counts = revision_counts(deployment, views)
+            pods = (await (await core.list_namespaced_pod(namespace, label_selector=selector, _preload_content=False)).json())["items"]
+            ready = sum(any(c["type"] == "Ready" and c["status"] == "True" for c in (p.get("status") or {}).get("conditions") or []) for p in pods)
+            assert counts.ready <= ready  # kwok's pods only become ready here: read after, never fewer
+            if counts.ready == replicas and deployment["spec"]["replicas"] == replicas:
+                break
+            await asyncio.sleep(0.02)
+    assert [rs["metadata"]["labels"][REVISION_LABEL] for rs in listed] == ["abc123"]
+    assert [view.owner_uid for view in views] == [created["metadata"]["uid"]]
 
 
 async def test_services_switch_selector_and_report_drift(api, rollout) -> None:

@@ -23,6 +23,7 @@ from shiftlane.api.revision import revision_of
 from shiftlane.controller.reconciler import Children, Key, Reconciler
 from shiftlane.engine.model import Event
 from shiftlane.kube.labels import REVISION_LABEL, ROLLOUT_LABEL, SERVICE_SUFFIXES, service_name
+from shiftlane.kube.replica_sets import slim_replica_set
 from shiftlane.kube.revisions import RevisionWriter, revision_manifest, slim_deployment
 from shiftlane.kube.rollouts import StatusWriter, slim_rollout
 from shiftlane.kube.services import ServiceWriter, slim_service
@@ -66,11 +67,13 @@ async def observe(api: client.ApiClient, namespace: str, name: str) -> tuple[dic
     selector = f"{ROLLOUT_LABEL}={name}"
     core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
     deployments = await _items(apps.list_namespaced_deployment(namespace, label_selector=selector, _preload_content=False))
+    replica_sets = await _items(apps.list_namespaced_replica_set(namespace, label_selector=f"{selector},{REVISION_LABEL}", _preload_content=False))
     services = await _items(core.list_namespaced_service(namespace, _preload_content=False))
     pods = await _items(core.list_namespaced_pod(namespace, label_selector=selector, _preload_content=False))
     names = {service_name(name, suffix) for suffix in SERVICE_SUFFIXES}
     return slim_rollout(raw), Children(
         deployments=[slim_deployment(d) for d in deployments],
+        replica_sets=[slim_replica_set(rs) for rs in replica_sets],
         services={s["metadata"]["name"]: slim_service(s) for s in services if s["metadata"]["name"] in names},
         terminating=Counter(p["metadata"]["labels"][REVISION_LABEL] for p in pods if p["metadata"].get("deletionTimestamp")),
     )

@@ -123,6 +123,10 @@ There is deliberately no rule for secrets or configmaps.
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["list", "watch"]
+# Revision Deployments' ReplicaSets: their pod counts, read before the Deployments' status catches up.
+- apiGroups: ["apps"]
+  resources: ["replicasets"]
+  verbs: ["list", "watch"]
 # Events about the Rollouts.
 - apiGroups: [""]
   resources: ["events"]

@@ -26,7 +26,8 @@ from shiftlane.controller.webhooks import WebhookCaller
 from shiftlane.engine.steps import TemplateName
 from shiftlane.engine.model import Event
 from shiftlane.kube.client import api_client
-from shiftlane.kube.labels import REVISION_LABEL, ROLLOUT_LABEL, named_services, revision_name, rollouts_for_service, service_names
+from shiftlane.kube.labels import REVISION_LABEL, ROLLOUT_LABEL, controller_uid, named_services, revision_name, rollouts_for_service, service_names
+from shiftlane.kube.replica_sets import ReplicaSetView, slim_replica_set
 from shiftlane.kube.revisions import RevisionWriter, slim_deployment
 from shiftlane.kube.rollouts import StatusWriter, slim_rollout
 from shiftlane.kube.secrets import SecretStore
@@ -52,6 +53,7 @@ class Indexes:
 
     rollouts: kopf.Index[Key, dict[str, Any]]
     revisions: kopf.Index[Key, dict[str, Any]]
+    replica_sets: kopf.Index[Key, ReplicaSetView]  # the revision Deployments' ReplicaSets, by (namespace, rollout)
     services: kopf.Index[Key, ServiceView]  # every Service, by (namespace, name)
     terminating: kopf.Index[Key, str]  # (namespace, rollout) -> the revision of each pod being deleted
     templates: kopf.Index[Key, dict[str, Any]]  # AnalysisTemplates by (namespace, name)
@@ -93,10 +95,11 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.watching.client_timeout = 330
     settings.scanning.disabled = True
     settings.persistence.diffbase_storage = NoDiffBaseStorage()
-    # Only our own pods and Deployments are sent to us at all (Services are not filtered: one someone
-    # else made under a name we want must be seen).
+    # Only our own pods, Deployments and ReplicaSets are sent to us at all (Services are not filtered:
+    # one someone else made under a name we want must be seen).
     settings.watching.label_selectors["v1", "pods"] = ROLLOUT_LABEL
     settings.watching.label_selectors["apps", "deployments"] = ROLLOUT_LABEL
+    settings.watching.label_selectors["apps", "replicasets"] = f"{ROLLOUT_LABEL},{REVISION_LABEL}"
     # kopf waits this long for more events of one object before handling; the default 0.1 s would
     # be most of the 0.2 s step budget, and reconciles are level-triggered anyway.
     settings.batching.batch_window = 0.01
@@ -160,6 +163,13 @@ async def shiftlane_revisions(body: kopf.Body, namespace: str, labels: kopf.Labe
     return {(namespace, labels[ROLLOUT_LABEL]): slim_deployment(_plain(body))}
 
 
+# The ReplicaSets of revision Deployments (which copy the revision's pod labels): their counts reach us
+# before the controller-manager copies them into the Deployment's status.
+@kopf.index("apps", "v1", "replicasets", labels={ROLLOUT_LABEL: kopf.PRESENT, REVISION_LABEL: kopf.PRESENT})
+async def shiftlane_replica_sets(body: kopf.Body, namespace: str, labels: kopf.Labels, **_: Any) -> dict[Key, ReplicaSetView]:
+    return {(namespace, labels[ROLLOUT_LABEL]): slim_replica_set(_plain(body))}
+
+
 # Adopted Deployments carry the Rollout label (so the filtered watch delivers them) but no revision.
 @kopf.index("apps", "v1", "deployments", labels={ROLLOUT_LABEL: kopf.PRESENT, REVISION_LABEL: kopf.ABSENT})
 async def shiftlane_workloads(body: kopf.Body, namespace: str, name: str, **_: Any) -> dict[Key, dict[str, Any]]:
@@ -220,9 +230,26 @@ async def rollout_changed(namespace: str, name: str, **kwargs: Any) -> None:
 
 
 @kopf.on.event("apps", "v1", "deployments", labels={ROLLOUT_LABEL: kopf.PRESENT, REVISION_LABEL: kopf.PRESENT})
-async def revision_changed(body: kopf.Body, namespace: str, labels: kopf.Labels, type: str | None, **kwargs: Any) -> None:
-    if state.seen_revisions.changed(namespace, _plain(body), deleted=type == "DELETED"):
-        await _reconcile((namespace, labels[ROLLOUT_LABEL]), kwargs)
+async def revision_changed(body: kopf.Body, namespace: str, name: str, labels: kopf.Labels, type: str | None, **kwargs: Any) -> None:
+    key = (namespace, labels[ROLLOUT_LABEL])
+    if type == "DELETED":
+        state.seen_revisions.forget(namespace, name)
+    elif not state.seen_revisions.changed(namespace, slim_deployment(_plain(body)), kwargs["shiftlane_replica_sets"].get(key, [])):
+        return
+    await _reconcile(key, kwargs)
+
+
+@kopf.on.event("apps", "v1", "replicasets", labels={ROLLOUT_LABEL: kopf.PRESENT, REVISION_LABEL: kopf.PRESENT})
+async def replica_set_changed(body: kopf.Body, namespace: str, labels: kopf.Labels, **kwargs: Any) -> None:
+    """Reconcile only when the counts its revision is read with change: the ReplicaSet's own, once they
+    are usable and before the Deployment's status copies them. Anything else of it (or its going) reaches
+    us as its Deployment's event too."""
+    key = (namespace, labels[ROLLOUT_LABEL])
+    owner = controller_uid(body.get("metadata") or {})
+    replica_sets = kwargs["shiftlane_replica_sets"].get(key, [])
+    for deployment in kwargs["shiftlane_revisions"].get(key, []):
+        if deployment["metadata"].get("uid") == owner and state.seen_revisions.changed(namespace, deployment, replica_sets):
+            await _reconcile(key, kwargs)
 
 
 @kopf.on.event("apps", "v1", "deployments", labels={ROLLOUT_LABEL: kopf.PRESENT, REVISION_LABEL: kopf.ABSENT})
@@ -280,7 +307,8 @@ async def pod_terminating(namespace: str, labels: kopf.Labels, **kwargs: Any) ->
 
 async def _reconcile(key: Key, kwargs: dict[str, Any]) -> None:
     state.indexes = Indexes(
-        kwargs["shiftlane_rollouts"], kwargs["shiftlane_revisions"], kwargs["shiftlane_services"], kwargs["shiftlane_terminating"],
+        kwargs["shiftlane_rollouts"], kwargs["shiftlane_revisions"], kwargs["shiftlane_replica_sets"],
+        kwargs["shiftlane_services"], kwargs["shiftlane_terminating"],
         kwargs["shiftlane_templates"], kwargs["shiftlane_cluster_templates"],
         kwargs["shiftlane_workloads"], kwargs["shiftlane_references"],
     )
@@ -297,6 +325,7 @@ async def reconcile_key(key: Key) -> None:
     workload = ((rollout or {}).get("spec") or {}).get("workloadRef") or {}
     children = Children(
         deployments=list(indexes.revisions.get(key, [])),
+        replica_sets=list(indexes.replica_sets.get(key, [])),
         services={svc: view for svc in names for view in indexes.services.get((namespace, svc), [])},
         terminating=Counter(indexes.terminating.get(key, [])),
         templates=indexes.template,

@@ -29,6 +29,7 @@ from shiftlane.controller.webhooks import verdicts as webhook_verdicts
 from shiftlane.engine.model import Decision, Event, ImageGate, Observation
 from shiftlane.kube.client import api_message, namespace_terminating, refused, transient
 from shiftlane.kube.labels import REVISION_LABEL, ROLLOUT_LABEL, named_services, resource_version, revision_name, service_names
+from shiftlane.kube.replica_sets import ReplicaSetView
 from shiftlane.kube.revisions import RevisionWriter, edits, observe_revision, revision_manifest
 from shiftlane.kube.rollouts import StatusWriter, status_document
 from shiftlane.kube.services import ServiceView, ServiceWriter, differs, named_service_manifest, service_manifest, service_ports
@@ -65,6 +66,7 @@ class Children:
     """What the watches show of one Rollout's objects; a moment behind our own writes."""
 
     deployments: Sequence[dict[str, Any]] = ()  # slim revision Deployments
+    replica_sets: Sequence[ReplicaSetView] = ()  # their ReplicaSets: fresher pod counts (kube/replica_sets.py)
     services: Mapping[str, ServiceView] = field(default_factory=dict)  # the Services with the names it uses, by name
     terminating: Mapping[str, int] = field(default_factory=dict)  # revision -> its pods being deleted
     templates: TemplateLookup = lambda ref, namespace: None  # the analysis templates the watch shows
@@ -334,7 +336,7 @@ class Reconciler:
         deployments = _newest(indexed, written.deployments, resource_version)
         revisions = {
             o.name: replace(o, terminating=children.terminating.get(o.name, 0))
-            for o in map(observe_revision, deployments.values())
+            for o in (observe_revision(d, children.replica_sets) for d in deployments.values())
         }
         services = _newest(dict(children.services), written.services, lambda view: view.resource_version)
         uid = rollout["metadata"]["uid"]

@@ -1,15 +1,18 @@
-"""What a reconcile reads of each revision Deployment, as last delivered, so that an event changing none
-of it reconciles nothing: most of a Deployment's events during a rollout are the controller-manager's
-own bookkeeping (observedGeneration, updatedReplicas, conditions), which no step waits on."""
+"""What a reconcile reads of each revision, as last delivered, so that an event changing none of it
+reconciles nothing. Most Deployment and ReplicaSet events during a rollout are the controller-manager's
+own bookkeeping (updatedReplicas, fullyLabeledReplicas, conditions, annotations), which no step waits on;
+and once a step has acted on a ReplicaSet's fresh pod counts, the Deployment's status copying the same
+counts a moment later is nothing new either."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from shiftlane.kube.revisions import slim_deployment
+from shiftlane.kube.replica_sets import ReplicaSetView, revision_counts
 
 
 def digest(view: dict[str, Any]) -> bytes:
@@ -24,22 +27,29 @@ def digest(view: dict[str, Any]) -> bytes:
     return hashlib.blake2b(canonical.encode(), digest_size=16).digest()
 
 
+def revision_reads(deployment: dict[str, Any], replica_sets: Iterable[ReplicaSetView]) -> dict[str, Any]:
+    """A slim revision Deployment as a reconcile sees it: pod counts as observe_revision picks them
+    (its ReplicaSet's or its own status), and no resourceVersion (every write changes that)."""
+    meta = {k: v for k, v in deployment["metadata"].items() if k != "resourceVersion"}
+    return {**deployment, "metadata": meta, "status": asdict(revision_counts(deployment, replica_sets))}
+
+
 @dataclass
 class SeenRevisions:
-    # (namespace, Deployment) -> the digest of its slim view without resourceVersion; one per live Deployment.
+    # (namespace, Deployment) -> the digest of revision_reads; one entry per live revision Deployment.
     _seen: dict[tuple[str, str], bytes] = field(default_factory=dict)
 
-    def changed(self, namespace: str, body: dict[str, Any], deleted: bool) -> bool:
-        slim = slim_deployment(body)
-        key = (namespace, slim["metadata"]["name"])
-        if deleted:
-            self._seen.pop(key, None)
-            return True
-        seen = digest({**slim, "metadata": {k: v for k, v in slim["metadata"].items() if k != "resourceVersion"}})
+    def changed(self, namespace: str, deployment: dict[str, Any], replica_sets: Iterable[ReplicaSetView]) -> bool:
+        """Whether a reconcile would read anything new of this slim revision Deployment; remembers it."""
+        key = (namespace, deployment["metadata"]["name"])
+        seen = digest(revision_reads(deployment, replica_sets))
         if self._seen.get(key) == seen:
             return False
         self._seen[key] = seen
         return True
+
+    def forget(self, namespace: str, name: str) -> None:
+        self._seen.pop((namespace, name), None)
 
     def __len__(self) -> int:
         return len(self._seen)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,7 @@ from shiftlane.kube.labels import (
     FIELD_MANAGER, POD_TEMPLATE, REVISION_LABEL, REVISION_NUMBER, ROLLOUT_LABEL, owner_reference, revision_name,
 )
 from shiftlane.kube.ownership import edited_by
+from shiftlane.kube.replica_sets import ReplicaSetView, revision_counts
 
 _COUNTS = ("replicas", "readyReplicas", "availableReplicas")
 
@@ -27,6 +29,7 @@ def slim_deployment(deployment: dict[str, Any]) -> dict[str, Any]:
         **({"editedBy": edits} if edits else {}),
         "metadata": {
             "name": meta["name"],
+            "uid": meta.get("uid"),  # what its ReplicaSets name as owner
             "resourceVersion": meta.get("resourceVersion"),
             "labels": dict(meta.get("labels") or {}),
             "annotations": {REVISION_NUMBER: (meta.get("annotations") or {}).get(REVISION_NUMBER, "0")},
@@ -50,15 +53,17 @@ class TemplateRestore:
     deployment: dict[str, Any]  # slim, after the write
 
 
-def observe_revision(deployment: dict[str, Any]) -> RevisionObservation:
-    meta, spec, status = deployment["metadata"], deployment.get("spec") or {}, deployment.get("status") or {}
+def observe_revision(deployment: dict[str, Any], replica_sets: Iterable[ReplicaSetView] = ()) -> RevisionObservation:
+    """A revision as its Deployment shows it, with pod counts from its ReplicaSet when those are fresher."""
+    meta, spec = deployment["metadata"], deployment.get("spec") or {}
+    counts = revision_counts(deployment, replica_sets)
     return RevisionObservation(
         name=meta["labels"][REVISION_LABEL],
         number=int((meta.get("annotations") or {}).get(REVISION_NUMBER, 0)),
         spec_replicas=spec.get("replicas", 0),
-        replicas=status.get("replicas", 0),
-        ready=status.get("readyReplicas", 0),
-        available=status.get("availableReplicas", 0),
+        replicas=counts.replicas,
+        ready=counts.ready,
+        available=counts.available,
     )
 
 
