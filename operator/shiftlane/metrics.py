@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import json
 import platform
+from collections.abc import Iterator
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 
-from prometheus_client import Counter, Gauge, Histogram, Info
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, Info
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from shiftlane.api.status import AnalysisPhase, Phase, RolloutStatus
 
-ROLLOUT_INFO = Gauge(
-    "shiftlane_rollout_info", "One series per Rollout with its strategy and revisions",
-    ["namespace", "rollout", "strategy", "stable_revision", "canary_revision"],
-)
-ROLLOUT_PHASE = Gauge("shiftlane_rollout_phase", "1 for the Rollout's current phase", ["namespace", "rollout", "phase"])
-ROLLOUT_STEP = Gauge("shiftlane_rollout_step", "Index of the current step, -1 when no rollout runs", ["namespace", "rollout"])
-TRAFFIC_WEIGHT = Gauge("shiftlane_rollout_traffic_weight", "Traffic percent per role", ["namespace", "rollout", "role"])
 ROLLOUT_DURATION = Histogram(
     "shiftlane_rollout_duration_seconds", "Time from a rollout's start to its end", ["strategy", "result"],
     buckets=(10, 30, 60, 120, 300, 600, 1200, 3600, 7200),
@@ -30,60 +27,96 @@ ROUTER_UPDATES = Counter(
     ["router", "outcome"],
 )
 
-ANALYSIS_METRIC_PHASE = Gauge(
-    "shiftlane_analysis_metric_phase", "1 for the phase of each metric of the Rollout's latest analysis run",
-    ["namespace", "rollout", "metric", "phase"],
-)
-ANALYSIS_METRIC_VALUE = Gauge(
-    "shiftlane_analysis_metric_value", "The last value a metric measured, when it is a number (or a list of one)",
-    ["namespace", "rollout", "metric"],
-)
 BUILD = Info("shiftlane_build", "The running operator's version (shiftlane_build_info)")
 LEADER = Gauge("shiftlane_leader", "1 while this replica acts (holds the leader Lease, or runs without election), 0 on a standby")
 
 _ENDINGS = {"RolloutCompleted": "completed", "RolloutAborted": "aborted", "RolloutSuperseded": "superseded"}
 
 
-# The info series of each Rollout, to replace it when its revisions change.
-_info_labels: dict[tuple[str, str], tuple[str, ...]] = {}
-# The analysis metrics each Rollout has series for ("template/metric"), to remove them when they go.
-_analysis_metrics: dict[tuple[str, str], set[str]] = {}
+@dataclass(frozen=True, slots=True)
+class AnalysisSeries:
+    metric: str  # "template/metric"
+    phase: AnalysisPhase
+    value: float | None  # the last measurement, when it is a number
+
+
+@dataclass(frozen=True, slots=True)
+class RolloutSeries:
+    """What one Rollout's series show, as of its last reconcile."""
+
+    strategy: str
+    stable_revision: str
+    canary_revision: str
+    phase: Phase | None
+    step: int
+    canary_weight: float
+    stable_weight: float
+    analysis: tuple[AnalysisSeries, ...]
+
+
+class RolloutCollector(Collector):
+    """The per-Rollout series, built at scrape time from one small record per Rollout: a Gauge child per
+    label set (a dozen per Rollout, each with its own lock) held 7 MiB at 1,000 Rollouts."""
+
+    def __init__(self) -> None:
+        self.rollouts: dict[tuple[str, str], RolloutSeries] = {}
+
+    def describe(self) -> list[Metric]:
+        return list(self._families())
+
+    def collect(self) -> Iterator[Metric]:
+        info, phase, step, weight, metric_phase, metric_value = families = self._families()
+        for (namespace, name), series in list(self.rollouts.items()):
+            info.add_metric([namespace, name, series.strategy, series.stable_revision, series.canary_revision], 1)
+            for each in Phase:
+                phase.add_metric([namespace, name, each.value], 1 if series.phase is each else 0)
+            step.add_metric([namespace, name], series.step)
+            weight.add_metric([namespace, name, "canary"], series.canary_weight)
+            weight.add_metric([namespace, name, "stable"], series.stable_weight)
+            for analysis in series.analysis:
+                for each in AnalysisPhase:
+                    metric_phase.add_metric([namespace, name, analysis.metric, each.value], 1 if analysis.phase is each else 0)
+                if analysis.value is not None:
+                    metric_value.add_metric([namespace, name, analysis.metric], analysis.value)
+        yield from families
+
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, ...]:
+        return (
+            GaugeMetricFamily("shiftlane_rollout_info", "One series per Rollout with its strategy and revisions",
+                              labels=["namespace", "rollout", "strategy", "stable_revision", "canary_revision"]),
+            GaugeMetricFamily("shiftlane_rollout_phase", "1 for the Rollout's current phase", labels=["namespace", "rollout", "phase"]),
+            GaugeMetricFamily("shiftlane_rollout_step", "Index of the current step, -1 when no rollout runs", labels=["namespace", "rollout"]),
+            GaugeMetricFamily("shiftlane_rollout_traffic_weight", "Traffic percent per role", labels=["namespace", "rollout", "role"]),
+            GaugeMetricFamily("shiftlane_analysis_metric_phase", "1 for the phase of each metric of the Rollout's latest analysis run",
+                              labels=["namespace", "rollout", "metric", "phase"]),
+            GaugeMetricFamily("shiftlane_analysis_metric_value", "The last value a metric measured, when it is a number (or a list of one)",
+                              labels=["namespace", "rollout", "metric"]),
+        )
+
+
+ROLLOUTS = RolloutCollector()
+REGISTRY.register(ROLLOUTS)
 
 
 def record(namespace: str, name: str, status: RolloutStatus, events: list[str], started_at: float | None, now: float) -> None:
-    labels = (namespace, name, status.strategy or "", status.stable_revision or "", status.canary_revision or "")
-    old = _info_labels.get((namespace, name))
-    if old != labels:
-        if old:
-            ROLLOUT_INFO.remove(*old)
-        ROLLOUT_INFO.labels(*labels).set(1)
-        _info_labels[(namespace, name)] = labels
-    for phase in Phase:
-        ROLLOUT_PHASE.labels(namespace, name, phase.value).set(1 if status.phase is phase else 0)
-    ROLLOUT_STEP.labels(namespace, name).set(-1 if status.current_step_index is None else status.current_step_index)
-    TRAFFIC_WEIGHT.labels(namespace, name, "canary").set(status.canary_weight)
-    TRAFFIC_WEIGHT.labels(namespace, name, "stable").set(status.stable_weight)
-    _record_analysis(namespace, name, status)
+    # Each metric as its latest run shows it (runs are oldest first in status).
+    latest = {f"{m.template}/{m.name}": m for run in status.analysis_runs for m in run.metrics}
+    ROLLOUTS.rollouts[(namespace, name)] = RolloutSeries(
+        strategy=status.strategy or "", stable_revision=status.stable_revision or "", canary_revision=status.canary_revision or "",
+        phase=status.phase, step=-1 if status.current_step_index is None else status.current_step_index,
+        canary_weight=status.canary_weight, stable_weight=status.stable_weight,
+        analysis=tuple(
+            AnalysisSeries(metric, state.phase, _number(state.measurements[-1].value) if state.measurements else None)
+            for metric, state in latest.items()
+        ),
+    )
     for reason in events:
         result = _ENDINGS.get(reason)
         if result and status.strategy:
             ROLLOUTS_TOTAL.labels(status.strategy, result).inc()
             if started_at is not None:
                 ROLLOUT_DURATION.labels(status.strategy, result).observe(max(0.0, now - started_at))
-
-
-def _record_analysis(namespace: str, name: str, status: RolloutStatus) -> None:
-    """Each metric as its latest run shows it (runs are oldest first in status)."""
-    latest = {f"{m.template}/{m.name}": m for run in status.analysis_runs for m in run.metrics}
-    for gone in _analysis_metrics.get((namespace, name), set()) - set(latest):
-        _remove_analysis_metric(namespace, name, gone)
-    _analysis_metrics[(namespace, name)] = set(latest)
-    for metric, state in latest.items():
-        for phase in AnalysisPhase:
-            ANALYSIS_METRIC_PHASE.labels(namespace, name, metric, phase.value).set(1 if state.phase is phase else 0)
-        value = _number(state.measurements[-1].value) if state.measurements else None
-        if value is not None:
-            ANALYSIS_METRIC_VALUE.labels(namespace, name, metric).set(value)
 
 
 def _number(text: str | None) -> float | None:
@@ -96,30 +129,8 @@ def _number(text: str | None) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def _remove_analysis_metric(namespace: str, name: str, metric: str) -> None:
-    for phase in AnalysisPhase:
-        _remove(ANALYSIS_METRIC_PHASE, namespace, name, metric, phase.value)
-    _remove(ANALYSIS_METRIC_VALUE, namespace, name, metric)
-
-
-def _remove(gauge: Gauge, *labels: str) -> None:
-    try:
-        gauge.remove(*labels)
-    except KeyError:
-        pass  # never set (a value that was not a number)
-
-
 def forget(namespace: str, name: str) -> None:
-    old = _info_labels.pop((namespace, name), None)
-    if old:
-        ROLLOUT_INFO.remove(*old)
-    for phase in Phase:
-        ROLLOUT_PHASE.remove(namespace, name, phase.value)
-    ROLLOUT_STEP.remove(namespace, name)
-    for role in ("canary", "stable"):
-        TRAFFIC_WEIGHT.remove(namespace, name, role)
-    for metric in _analysis_metrics.pop((namespace, name), set()):
-        _remove_analysis_metric(namespace, name, metric)
+    ROLLOUTS.rollouts.pop((namespace, name), None)
 
 
 def record_build_info() -> None:
