@@ -16,12 +16,12 @@ controllers (only the API group differs): N Rollouts of R replicas (default 2), 
    Each further K2 ... is a round of its own on Rollouts not changed before, after writes have
    settled again, so one slow start-up (10,000 Rollouts) gives figures for several burst sizes.
 
-Step latency: from the watch event in which the canary's workload first reports a ready replica to
-the watch event of the controller's next write (the stable workload's replicas going down), both on
-one watch per kind, receive times on this process's clock. Shiftlane reads readiness from its
-revision Deployments, Argo from its ReplicaSets, so each clock starts at the event its controller
-waits for; for Shiftlane that Deployment event comes after the ReplicaSet's (the controller-manager's
-hop), so a second figure starts both clocks at the canary ReplicaSet's ready event.
+Step latency: from the watch event in which the canary's ReplicaSet first reports a ready replica
+(the first place any watch shows it; both controllers read readiness there) to the watch event of the
+controller's next write (the stable workload's replicas going down), both on one watch per kind,
+receive times on this process's clock. A second figure starts at the canary's workload kind
+(Shiftlane's revision Deployment, whose status the controller-manager copies from the ReplicaSet a
+hop later): Shiftlane may have written before that event, so it can be negative.
 CPU seconds (utime+stime) and RSS come from /proc of the controller's process.
 """
 
@@ -154,7 +154,7 @@ class Fleet:
                 self.canary_replicaset_ready.setdefault(owner, at)
             if ready and kind == self.controller.workload:
                 self.canary_ready.setdefault(owner, at)
-        elif kind == self.controller.workload and owner in self.canary_ready and before is not None and self.replicas[key] < before:
+        elif kind == self.controller.workload and owner in self.canary_replicaset_ready and before is not None and self.replicas[key] < before:
             self.stable_down.setdefault(owner, at)
 
     async def settle(self, quiet: float, limit: float) -> float:
@@ -392,8 +392,8 @@ async def change(options: argparse.Namespace, controller: Controller, namespace:
         step_latency_from_replicaset=percentiles(fleet.latencies(fleet.canary_replicaset_ready, changing)),
         load_average_1m=load_average(),
     )
-    if done.step_latency["n"] < len(changing):
-        print(f"warning: the watch saw the step of only {done.step_latency['n']} of {len(changing)} Rollouts")
+    if done.step_latency_from_replicaset["n"] < len(changing):
+        print(f"warning: the watch saw the step of only {done.step_latency_from_replicaset['n']} of {len(changing)} Rollouts")
     print(f"image change of {done.changing}: all Healthy on the new image after {done.change_healthy_seconds}s, "
           f"{done.change_cpu_seconds} CPU s", flush=True)
     print(f"  step latency (from the {controller.workload[:-1]}'s ready event): {done.step_latency}")
@@ -406,11 +406,9 @@ def report(result: Result) -> None:
 
 
 FIGURES = (  # (label, how to read it from a result): the rows of --table
-    ("step latency p50, ms", lambda r: r["step_latency"].get("p50_ms")),
-    ("step latency p99, ms", lambda r: r["step_latency"].get("p99_ms")),
-    ("step latency max, ms", lambda r: r["step_latency"].get("max_ms")),
     ("step latency p50 from the ReplicaSet, ms", lambda r: r["step_latency_from_replicaset"].get("p50_ms")),
     ("step latency p99 from the ReplicaSet, ms", lambda r: r["step_latency_from_replicaset"].get("p99_ms")),
+    ("step latency max from the ReplicaSet, ms", lambda r: r["step_latency_from_replicaset"].get("max_ms")),
     ("change: all Healthy after, s", lambda r: r["change_healthy_seconds"]),
     ("change: CPU s", lambda r: r["change_cpu_seconds"]),
     ("start-up: all Healthy after, s", lambda r: r["startup_seconds"]),

@@ -14,8 +14,8 @@ from kubernetes_asyncio import client, config
 
 # Connections to the API server open at once. Each TLS connection holds a 256 KiB read buffer for as
 # long as it lives: a start-up on 1,000 Rollouts opened the client's default of 100 (traced: 25 MiB
-# of buffers, kept). At 8 the same start-up took about four times as long (requests wait on etcd's
-# disk, not on the cores, so concurrency helps up to a point).
+# of buffers, kept). At 8 the same start-up was about four times slower: requests wait on etcd's
+# disk as much as on the cores, so concurrency helps up to a point.
 API_CONNECTIONS = 32
 
 
