@@ -244,7 +244,9 @@ alive() { local p; p="$(pid_of "$1")" && [[ -n "$p" ]] && running "$p"; }
 run() {
   local n="$1"; shift
   log "starting $n"
-  setsid bash -c 'trap "kill -TERM \$c 2>/dev/null; wait \$c; exit" TERM; "$@" & c=$!; wait $c' \
+  # Each component is given its own kubeconfig; a KUBECONFIG of the caller's (another cluster) would
+  # win over that in Traefik's providers and point it at that cluster.
+  setsid env -u KUBECONFIG bash -c 'trap "kill -TERM \$c 2>/dev/null; wait \$c; exit" TERM; "$@" & c=$!; wait $c' \
     "shiftlane-$n" "$@" </dev/null >>"$DIR/logs/$n.log" 2>&1 &
   echo $! >"$DIR/pids/$n.pid"
 }
