@@ -47,7 +47,7 @@ class RolloutSeries:
     strategy: str
     stable_revision: str
     canary_revision: str
-    phase: Phase | None
+    phase: Phase
     step: int
     canary_weight: float
     stable_weight: float

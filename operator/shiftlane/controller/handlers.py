@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -230,13 +231,13 @@ async def rollout_changed(namespace: str, name: str, **kwargs: Any) -> None:
 
 
 @kopf.on.event("apps", "v1", "deployments", labels={ROLLOUT_LABEL: kopf.PRESENT, REVISION_LABEL: kopf.PRESENT})
-async def revision_changed(body: kopf.Body, namespace: str, name: str, labels: kopf.Labels, type: str | None, **kwargs: Any) -> None:
+async def revision_changed(namespace: str, name: str, labels: kopf.Labels, type: str | None, **kwargs: Any) -> None:
     key = (namespace, labels[ROLLOUT_LABEL])
     if type == "DELETED":
         state.seen_revisions.forget(namespace, name)
-    elif not state.seen_revisions.changed(namespace, slim_deployment(_plain(body)), kwargs["shiftlane_replica_sets"].get(key, [])):
-        return
-    await _reconcile(key, kwargs)
+        await _reconcile(key, kwargs)
+    else:
+        await _reconcile_if_revision_changed(key, kwargs, lambda meta: meta["name"] == name)
 
 
 @kopf.on.event("apps", "v1", "replicasets", labels={ROLLOUT_LABEL: kopf.PRESENT, REVISION_LABEL: kopf.PRESENT})
@@ -244,12 +245,20 @@ async def replica_set_changed(body: kopf.Body, namespace: str, labels: kopf.Labe
     """Reconcile only when the counts its revision is read with change: the ReplicaSet's own, once they
     are usable and before the Deployment's status copies them. Anything else of it (or its going) reaches
     us as its Deployment's event too."""
-    key = (namespace, labels[ROLLOUT_LABEL])
     owner = controller_uid(body.get("metadata") or {})
+    await _reconcile_if_revision_changed((namespace, labels[ROLLOUT_LABEL]), kwargs, lambda meta: meta.get("uid") == owner)
+
+
+async def _reconcile_if_revision_changed(key: Key, kwargs: dict[str, Any], which: Callable[[dict[str, Any]], bool]) -> None:
+    """Reconcile when what a reconcile reads of the revision `which` picks has changed. The revision is
+    the slim view its index already holds (kopf indexes an event before handling it): parsing the
+    Deployment's managedFields again on every event would double that work."""
     replica_sets = kwargs["shiftlane_replica_sets"].get(key, [])
     for deployment in kwargs["shiftlane_revisions"].get(key, []):
-        if deployment["metadata"].get("uid") == owner and state.seen_revisions.changed(namespace, deployment, replica_sets):
-            await _reconcile(key, kwargs)
+        if which(deployment["metadata"]):
+            if state.seen_revisions.changed(key[0], deployment, replica_sets):
+                await _reconcile(key, kwargs)
+            return
 
 
 @kopf.on.event("apps", "v1", "deployments", labels={ROLLOUT_LABEL: kopf.PRESENT, REVISION_LABEL: kopf.ABSENT})

@@ -332,6 +332,7 @@ class Ecr:
             call.outcome = Problem.UNREACHABLE.value
             return RegistryError(Problem.UNREACHABLE, f"ECR {api} in {region} unreachable: {error}")
 
+
 def _ecr(ref: ImageReference) -> EcrRegistry:
     if ref.kind is not RegistryKind.ECR or ref.ecr is None:
         raise ValueError(f"{ref.written} is not an ECR private image")
